@@ -1,0 +1,1 @@
+"""mmguard's proxy: an OpenAI-compatible endpoint that guards multimodal requests before any model sees them."""

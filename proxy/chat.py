@@ -1,0 +1,111 @@
+"""``POST /v1/chat/completions``: read, authorize, guard, forward, answer.
+
+The order matters: the key is checked before the body is read, the body size
+before it is parsed, and the guard runs before anything reaches the upstream.
+Every failure on the way is a ``ProxyError`` in OpenAI's shape.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from proxy import sse, upstream
+from proxy.auth import check_key
+from proxy.errors import ProxyError, too_large, unknown_model
+from proxy.guard import GuardOutcome, guard_request
+from proxy.request import parse_chat_request
+from proxy.runtime import Runtime
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit``, declared or not."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass
+class Timing:
+    """Where the time went, so the proxy can report its own overhead apart from the model's."""
+
+    start: float
+    upstream_s: float = 0.0
+
+    def overhead_ms(self) -> float:
+        return max(0.0, (time.perf_counter() - self.start - self.upstream_s) * 1000)
+
+
+def decision_headers(outcome: GuardOutcome, request_id: str, timing: Timing) -> dict[str, str]:
+    return {
+        "x-request-id": request_id,
+        "x-mmguard-decision": outcome.decision,
+        "x-mmguard-policy": outcome.policy,
+        "x-mmguard-defenses": ",".join(outcome.defenses) or "none",
+        "x-mmguard-overhead-ms": f"{timing.overhead_ms():.3f}",
+    }
+
+
+async def chat_completions(request: Request) -> Any:
+    runtime: Runtime = request.app.state.runtime
+    timing = Timing(time.perf_counter())
+    request_id = f"req_{uuid.uuid4().hex}"
+
+    check_key(request.headers.get("authorization"), runtime.api_keys)
+    chat = parse_chat_request(await read_body(request, runtime.config.server.max_body_bytes))
+    route = runtime.config.route(chat.model)
+    if route is None:
+        raise unknown_model(chat.model)
+    outcome = guard_request(chat, route, runtime.policy_for(route))
+    call = upstream.UpstreamCall(
+        route=route,
+        messages=outcome.messages,
+        params=chat.params(),
+        timeout_s=route.timeout_s or runtime.config.server.upstream_timeout_s,
+    )
+    if chat.stream:
+        return await _stream(call, outcome, request_id, timing, runtime)
+    started = time.perf_counter()
+    try:
+        body = await upstream.complete(call)
+    except Exception as exc:
+        raise upstream.map_upstream_error(exc, runtime.secrets) from None
+    finally:
+        timing.upstream_s = time.perf_counter() - started
+    return JSONResponse(body, headers=decision_headers(outcome, request_id, timing))
+
+
+async def _stream(call: upstream.UpstreamCall, outcome: GuardOutcome, request_id: str, timing: Timing, runtime: Runtime) -> StreamingResponse:
+    # Headers go out with the first byte, so the reported overhead is the guard's time before the upstream call.
+    headers = decision_headers(outcome, request_id, timing)
+    try:
+        chunks = await upstream.open_stream(call)
+        first = await anext(chunks, None)
+    except Exception as exc:
+        raise upstream.map_upstream_error(exc, runtime.secrets) from None
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            if first is not None:
+                yield sse.event(first)
+            async for chunk in chunks:
+                yield sse.event(chunk)
+            yield sse.DONE
+        except Exception as exc:  # a fault after the stream began: end it with an error event, never hang
+            yield sse.event(upstream.map_upstream_error(exc, runtime.secrets).body())
+        finally:
+            await chunks.aclose()
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"})

@@ -1,0 +1,129 @@
+"""Parsing an OpenAI chat-completions request, strictly where the guard needs it and loosely elsewhere.
+
+The guard must understand ``model``, ``messages`` and ``stream``; everything
+else (temperature, tools, response_format, vendor extensions, ...) is the
+client's business with its model, so it is kept verbatim and passed on.
+Messages are validated for the shape the guard reads (roles, content parts)
+but keep any extra keys (``name``, ``tool_calls``, ``tool_call_id``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, TypeAdapter, ValidationError
+
+from proxy.errors import bad_request
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    url: str = Field(min_length=1)
+    detail: str | None = None
+
+
+class ImagePart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class OtherPart(BaseModel):
+    """Parts the guard does not read (input_audio, file, refusal, ...): passed on as they are."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+def _part_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in ("text", "image_url") else "other"
+
+
+ContentPart = Annotated[
+    Union[Annotated[TextPart, Tag("text")], Annotated[ImagePart, Tag("image_url")], Annotated[OtherPart, Tag("other")]],
+    Discriminator(_part_kind),
+]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        """All the text of this message, parts joined by newlines."""
+        if isinstance(self.content, str):
+            return self.content
+        if not self.content:
+            return ""
+        return "\n".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    def image_urls(self) -> list[str]:
+        if not isinstance(self.content, list):
+            return []
+        return [p.image_url.url for p in self.content if isinstance(p, ImagePart)]
+
+
+class ChatRequest(BaseModel):
+    """A chat-completions request. Unknown top-level fields are kept in ``params()``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1)
+    stream: StrictBool | None = None
+
+    def params(self) -> dict[str, Any]:
+        """Every parameter besides model, messages and stream, exactly as the client sent it."""
+        return dict(self.model_extra or {})
+
+    def messages_as_dicts(self) -> list[dict[str, Any]]:
+        return [m.model_dump(exclude_unset=True) for m in self.messages]
+
+
+_adapter = TypeAdapter(ChatRequest)
+
+
+def _param_path(loc: tuple) -> str:
+    """``('messages', 0, 'content', 'list[...]', 1, 'text', 'text')`` -> ``messages[0].content[1].text``.
+
+    Pydantic puts union branch labels (``str``, ``list[...]``) and discriminator
+    tags into the location; OpenAI names params without them.
+    """
+    out, skip_tag, in_union = "", False, False
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            skip_tag, in_union = in_union, False
+        elif part == "str" or "[" in part:
+            in_union = True
+        elif skip_tag:
+            skip_tag = False
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def parse_chat_request(body: bytes) -> ChatRequest:
+    """Bytes from the wire to a validated request, or a 400 that names the bad parameter."""
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise bad_request(f"Request body is not valid JSON: {err}", code="invalid_json") from None
+    if not isinstance(raw, dict):
+        raise bad_request("Request body must be a JSON object.", code="invalid_json")
+    try:
+        return _adapter.validate_python(raw)
+    except ValidationError as err:
+        first = max(err.errors(), key=lambda e: len(e["loc"]))  # the most specific complaint
+        param = _param_path(first["loc"])
+        raise bad_request(f"Invalid request: {param or 'body'}: {first['msg']}", code="invalid_request", param=param or None) from None

@@ -1,0 +1,154 @@
+"""Calling the model behind the proxy, through litellm, and mapping its failures to honest statuses.
+
+litellm speaks to OpenAI, Azure, Anthropic, Gemini, vLLM, Ollama and the
+embedded simulator alike; this module only decides which of the client's
+parameters litellm may see, and how an upstream failure is reported.
+
+Which parameters go where is a security decision, not a convenience: litellm's
+keyword arguments include ``api_base``, ``api_key`` and ``extra_headers``. A
+client that could set those would send the operator's key to a server of its
+choosing. So only OpenAI's documented sampling and tool parameters become
+keyword arguments (litellm translates them per provider); every other field the
+client sent travels in ``extra_body``, verbatim, to the upstream's request body.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # importing litellm must not reach the network
+
+import logging
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+import litellm
+
+from proxy.config import ModelRoute
+from proxy.errors import ProxyError, redact
+from proxy.simulator import provider as simulator_provider
+
+simulator_provider.register()
+litellm.suppress_debug_info = True
+litellm.telemetry = False
+logging.getLogger("LiteLLM").setLevel(logging.WARNING)
+
+#: OpenAI chat parameters that litellm knows and translates for each provider.
+TRANSLATED_PARAMS = frozenset(
+    {
+        "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
+        "max_completion_tokens", "max_tokens", "modalities", "n", "parallel_tool_calls", "prediction",
+        "presence_penalty", "prompt_cache_key", "reasoning_effort", "response_format", "safety_identifier",
+        "seed", "service_tier", "stop", "store", "stream_options", "temperature", "tool_choice", "tools",
+        "top_logprobs", "top_p", "verbosity", "web_search_options",
+    }
+)
+
+#: Parameters litellm keeps for itself on OpenAI-compatible providers; sent in the body instead.
+OWN_BY_LITELLM = frozenset({"user", "metadata"})
+
+#: Providers whose request body is OpenAI's, so untranslated fields can ride along verbatim.
+OPENAI_COMPATIBLE = frozenset({"openai", "azure", "hosted_vllm", "openai_like", "custom_openai", "text-completion-openai"})
+
+
+@dataclass(frozen=True)
+class UpstreamCall:
+    """Everything one upstream call needs, decided before it is made."""
+
+    route: ModelRoute
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+    timeout_s: float
+
+
+def litellm_kwargs(call: UpstreamCall, stream: bool) -> dict[str, Any]:
+    """The keyword arguments for ``litellm.acompletion``; a pure function, so it is easy to test."""
+    lp = call.route.litellm_params
+    kwargs: dict[str, Any] = dict(lp.model_extra or {})
+    kwargs.update(
+        model=lp.model,
+        messages=call.messages,
+        timeout=call.timeout_s,
+        num_retries=call.route.max_retries,
+        drop_params=call.route.drop_params,
+        stream=stream,
+        # litellm routes any request with `tools` through its MCP gateway, which
+        # the proxy does not use; tools must reach the model untouched.
+        _skip_mcp_handler=True,
+    )
+    for key in ("api_base", "api_version"):
+        if getattr(lp, key):
+            kwargs[key] = getattr(lp, key)
+    if lp.api_key is not None:
+        kwargs["api_key"] = lp.api_key.get_secret_value()
+
+    provider = _provider(lp.model, lp.api_base)
+    extra_body: dict[str, Any] = {}
+    for key, value in call.params.items():
+        if key in TRANSLATED_PARAMS:
+            kwargs[key] = value
+        elif key in OWN_BY_LITELLM and provider not in OPENAI_COMPATIBLE:
+            if key == "user":
+                kwargs[key] = value
+        else:
+            extra_body[key] = value
+    if extra_body:
+        kwargs["extra_body"] = extra_body
+    return kwargs
+
+
+def _provider(model: str, api_base: str | None) -> str:
+    try:
+        return litellm.get_llm_provider(model, api_base=api_base)[1]
+    except Exception:  # an unknown provider fails later, in the call, with a clear upstream error
+        return model.split("/", 1)[0]
+
+
+async def complete(call: UpstreamCall) -> dict[str, Any]:
+    """A non-streaming completion as OpenAI's JSON."""
+    response = await litellm.acompletion(**litellm_kwargs(call, stream=False))
+    return response.model_dump(exclude_none=True)
+
+
+async def open_stream(call: UpstreamCall) -> AsyncIterator[dict[str, Any]]:
+    """Start a streaming completion; upstream failures before the first chunk raise here."""
+    stream = await litellm.acompletion(**litellm_kwargs(call, stream=True))
+    return _chunks(stream)
+
+
+async def _chunks(stream: Any) -> AsyncIterator[dict[str, Any]]:
+    try:
+        async for chunk in stream:
+            yield chunk.model_dump(exclude_none=True)
+    finally:
+        # Also runs when the client goes away mid-stream: free the upstream call.
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _retry_after(exc: Exception) -> str | None:
+    for headers in (getattr(exc, "litellm_response_headers", None), getattr(getattr(exc, "response", None), "headers", None)):
+        if headers is not None and headers.get("retry-after"):
+            return headers.get("retry-after")
+    return None
+
+
+def map_upstream_error(exc: Exception, secrets: list[str]) -> ProxyError:
+    """An upstream failure as the status a client should act on.
+
+    429 stays 429 with its Retry-After, a timeout is 504, and a request the
+    upstream found malformed is the client's 400. Anything else, including the
+    upstream refusing the operator's own key, is the operator's problem: 502.
+    """
+    detail = redact(str(getattr(exc, "message", None) or exc), secrets)[:500]
+    if isinstance(exc, litellm.RateLimitError):
+        retry = _retry_after(exc)
+        return ProxyError(429, f"Upstream rate limit: {detail}", "rate_limit_error", "rate_limit_exceeded", headers={"Retry-After": retry} if retry else {})
+    if isinstance(exc, litellm.Timeout):
+        return ProxyError(504, "The upstream model did not answer in time.", "timeout_error", "upstream_timeout")
+    if isinstance(exc, (litellm.BadRequestError, litellm.UnprocessableEntityError)) and not isinstance(exc, litellm.APIConnectionError):
+        return ProxyError(400, f"The upstream model rejected the request: {detail}", "invalid_request_error", "upstream_bad_request")
+    if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)):
+        return ProxyError(502, "The proxy could not authenticate to the upstream model.", "upstream_error", "upstream_auth_failed")
+    return ProxyError(502, f"The upstream model failed: {detail}", "upstream_error", "upstream_error")
