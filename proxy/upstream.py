@@ -116,10 +116,19 @@ async def open_stream(call: UpstreamCall) -> AsyncIterator[dict[str, Any]]:
     return _chunks(stream)
 
 
+def _openai_chunk(chunk: Any) -> dict[str, Any]:
+    """litellm's chunk as OpenAI sends it: the usage chunk has ``choices: []``, not an empty delta."""
+    data = chunk.model_dump(exclude_none=True)
+    choices = data.get("choices") or []
+    if data.get("usage") and all(not c.get("delta") and not c.get("finish_reason") for c in choices):
+        data["choices"] = []
+    return data
+
+
 async def _chunks(stream: Any) -> AsyncIterator[dict[str, Any]]:
     try:
         async for chunk in stream:
-            yield chunk.model_dump(exclude_none=True)
+            yield _openai_chunk(chunk)
     finally:
         # Also runs when the client goes away mid-stream: free the upstream call.
         aclose = getattr(stream, "aclose", None)

@@ -1,0 +1,125 @@
+"""A fast OpenAI-compatible model stub for loopback: it records what it is sent, echoes, and fails on cue.
+
+The tests use it as the upstream behind the proxy, and the performance
+harness uses it as the "model" whose latency is near zero, so that what is
+measured is the proxy. The model name picks the behaviour:
+
+=================  ===========================================================
+``fail-429``       429 with ``Retry-After: 7``
+``fail-<status>``  that status with an OpenAI-shaped error body
+``slow``           answers after ``slow_s`` seconds (for timeouts)
+``stream-break``   a stream that sends two chunks and then drops the connection
+anything else      a completion whose content is ``echo: <last user text>``
+=================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Recorded:
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            return " ".join(p.get("text", "") for p in content or [] if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def _completion(model: str, content: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> bytes:
+    payload = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+@dataclass
+class StubUpstream:
+    """An ASGI app; serve it with ``proxy.server.serve_in_thread``."""
+
+    slow_s: float = 5.0
+    record: bool = True
+    requests: list[Recorded] = field(default_factory=list)
+
+    def last(self) -> Recorded:
+        return self.requests[-1]
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                event = (await receive())["type"]
+                await send({"type": f"{event}.complete"})
+                if event == "lifespan.shutdown":
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"].endswith("/models"):
+            await self._json(send, 200, {"object": "list", "data": [{"id": "echo", "object": "model"}]})
+            return
+        request = json.loads(body or b"{}")
+        if self.record:
+            self.requests.append(Recorded(request, {k.decode(): v.decode() for k, v in scope["headers"]}))
+        model = str(request.get("model", ""))
+        if model.startswith("fail-"):
+            status = int(model.split("-", 1)[1])
+            headers = [(b"retry-after", b"7")] if status == 429 else []
+            await self._json(send, status, {"error": {"message": f"stub failure {status}", "type": "stub_error", "code": None, "param": None}}, headers)
+            return
+        if model == "slow":
+            await asyncio.sleep(self.slow_s)
+        content = f"echo: {_last_user_text(request.get('messages', []))}"
+        if request.get("stream"):
+            await self._stream(send, model, content, request)
+        else:
+            await self._json(send, 200, _completion(model, content))
+
+    async def _json(self, send: Any, status: int, payload: dict, headers: list | None = None) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), *(headers or [])]})
+        await send({"type": "http.response.body", "body": json.dumps(payload).encode()})
+
+    async def _stream(self, send: Any, model: str, content: str, request: dict) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        words = content.split(" ")
+        for i, word in enumerate(words):
+            if model == "stream-break" and i == 2:
+                raise ConnectionResetError("stub drops the stream on cue")
+            delta = {"role": "assistant", "content": word} if i == 0 else {"content": " " + word}
+            await send({"type": "http.response.body", "body": _chunk(model, delta), "more_body": True})
+        await send({"type": "http.response.body", "body": _chunk(model, {}, "stop"), "more_body": True})
+        if (request.get("stream_options") or {}).get("include_usage"):
+            usage = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": int(time.time()), "model": model, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": len(words), "total_tokens": 1 + len(words)}}
+            await send({"type": "http.response.body", "body": b"data: " + json.dumps(usage).encode() + b"\n\n", "more_body": True})
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})

@@ -1,0 +1,128 @@
+"""Every error row of the proxy core, in OpenAI's shape, with no key in any body."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import PROXY_KEY, UPSTREAM_KEY
+
+MSG = [{"role": "user", "content": "hi"}]
+
+
+def assert_openai_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "code", "param"}
+    assert error["message"]
+    if code is not None:
+        assert error["code"] == code
+    assert UPSTREAM_KEY not in response.text and PROXY_KEY not in response.text
+    return error
+
+
+def post(url: str, **kwargs) -> httpx.Response:
+    return httpx.post(f"{url}/v1/chat/completions", timeout=20, **kwargs)
+
+
+def test_malformed_json_is_400(proxy_url):
+    assert_openai_error(post(proxy_url, content=b"{not json", headers={"content-type": "application/json"}), 400, "invalid_json")
+
+
+def test_json_that_is_not_an_object_is_400(proxy_url):
+    assert_openai_error(post(proxy_url, json=[1, 2]), 400, "invalid_json")
+
+
+@pytest.mark.parametrize(
+    "body, param",
+    [
+        ({"messages": MSG}, "model"),
+        ({"model": "echo"}, "messages"),
+        ({"model": "echo", "messages": []}, "messages"),
+        ({"model": "echo", "messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
+        ({"model": "echo", "messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages[0].content[0].text"),
+        ({"model": "echo", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}, "messages[0].content[0].image_url.url"),
+        ({"model": "echo", "messages": MSG, "stream": "yes"}, "stream"),
+    ],
+)
+def test_schema_errors_are_400_and_name_the_param(proxy_url, body, param):
+    error = assert_openai_error(post(proxy_url, json=body), 400, "invalid_request")
+    assert error["param"] == param
+
+
+def test_unknown_model_is_404(client):
+    with pytest.raises(openai.NotFoundError) as info:
+        client.chat.completions.create(model="no-such-model", messages=MSG)
+    assert info.value.body["code"] == "model_not_found"
+
+
+def test_unknown_route_is_404_in_openai_shape(proxy_url):
+    assert_openai_error(httpx.get(f"{proxy_url}/v1/nothing-here"), 404)
+
+
+def test_proxy_keys(locked_proxy_url):
+    assert_openai_error(post(locked_proxy_url, json={"model": "echo", "messages": MSG}), 401, "invalid_api_key")
+    assert_openai_error(post(locked_proxy_url, json={"model": "echo", "messages": MSG}, headers={"authorization": "Bearer wrong"}), 401, "invalid_api_key")
+    assert_openai_error(post(locked_proxy_url, json={"model": "echo", "messages": MSG}, headers={"authorization": PROXY_KEY}), 401)
+    assert_openai_error(httpx.get(f"{locked_proxy_url}/v1/models"), 401)
+    ok = openai.OpenAI(base_url=f"{locked_proxy_url}/v1", api_key=PROXY_KEY, max_retries=0)
+    assert ok.chat.completions.create(model="echo", messages=MSG).choices[0].message.content
+    assert httpx.get(f"{locked_proxy_url}/healthz").status_code == 200
+    assert httpx.get(f"{locked_proxy_url}/readyz").status_code == 200
+
+
+def test_auth_is_checked_before_the_body(locked_proxy_url):
+    assert_openai_error(post(locked_proxy_url, content=b"{garbage"), 401)
+
+
+def test_body_over_limit_is_413(proxy_url):
+    big = {"model": "echo", "messages": [{"role": "user", "content": "x" * 1_100_000}]}
+    assert_openai_error(post(proxy_url, json=big), 413, "request_too_large")
+
+
+def test_chunked_body_over_limit_is_413(proxy_url):
+    def body():
+        for _ in range(40):
+            yield b"x" * 50_000
+
+    assert_openai_error(post(proxy_url, content=body()), 413, "request_too_large")
+
+
+def test_upstream_429_is_429_with_retry_after(proxy_url):
+    response = post(proxy_url, json={"model": "fail-429", "messages": MSG})
+    assert_openai_error(response, 429, "rate_limit_exceeded")
+    assert response.headers["retry-after"] == "7"
+
+
+def test_upstream_429_reaches_the_sdk_as_rate_limit(client):
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="fail-429", messages=MSG)
+
+
+def test_upstream_timeout_is_504(proxy_url):
+    assert_openai_error(post(proxy_url, json={"model": "slow", "messages": MSG}), 504, "upstream_timeout")
+
+
+def test_upstream_timeout_while_streaming_is_504(proxy_url):
+    assert_openai_error(post(proxy_url, json={"model": "slow", "messages": MSG, "stream": True}), 504, "upstream_timeout")
+
+
+def test_upstream_500_is_502(proxy_url):
+    assert_openai_error(post(proxy_url, json={"model": "fail-500", "messages": MSG}), 502, "upstream_error")
+
+
+def test_upstream_auth_failure_is_502_and_hides_the_key(proxy_url):
+    assert_openai_error(post(proxy_url, json={"model": "fail-401", "messages": MSG}), 502, "upstream_auth_failed")
+
+
+def test_upstream_bad_request_is_the_clients_400(proxy_url):
+    assert_openai_error(post(proxy_url, json={"model": "fail-400", "messages": MSG}), 400, "upstream_bad_request")
+
+
+def test_unreachable_upstream_is_502():
+    from tests.conftest import running_proxy
+
+    config = {"model_list": [{"model_name": "gone", "litellm_params": {"model": "openai/gone", "api_base": "http://127.0.0.1:9/v1", "api_key": "os.environ/TEST_UPSTREAM_KEY"}}]}
+    with running_proxy(config) as url:
+        assert_openai_error(post(url, json={"model": "gone", "messages": MSG}), 502)
