@@ -123,3 +123,8 @@ class StubUpstream:
             usage = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": int(time.time()), "model": model, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": len(words), "total_tokens": 1 + len(words)}}
             await send({"type": "http.response.body", "body": b"data: " + json.dumps(usage).encode() + b"\n\n", "more_body": True})
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
+
+
+def create_app() -> StubUpstream:
+    """Factory for ``uvicorn --factory bench.stub_upstream:create_app``: a stub that records nothing."""
+    return StubUpstream(record=False)

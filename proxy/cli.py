@@ -34,6 +34,17 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _perf(args: argparse.Namespace) -> int:
+    from bench.perf import measure_text_overhead, print_report, to_json
+
+    report = measure_text_overhead(requests=args.requests)
+    print_report(report)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(to_json(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmguard", description="A guard proxy for multimodal LLMs, and the benchmark that measures it.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="attack the embedded simulated model through the proxy, offline")
     demo.add_argument("--config", help="YAML config (default: the embedded simulated model)")
     demo.set_defaults(run=_demo)
+
+    perf = sub.add_parser("perf", help="measure the latency the proxy adds, against a loopback upstream")
+    perf.add_argument("--requests", type=int, default=1000, help="timed requests each way (after 100 warm-up)")
+    perf.add_argument("--json", help="also write the figures to this file")
+    perf.set_defaults(run=_perf)
     return parser
 
 

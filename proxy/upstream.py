@@ -14,10 +14,6 @@ client sent travels in ``extra_body``, verbatim, to the upstream's request body.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # importing litellm must not reach the network
-
 import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator

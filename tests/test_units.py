@@ -1,0 +1,106 @@
+"""Pure pieces of the proxy core: safety-prompt placement, config loading, litellm arguments, redaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.config import ConfigError, ModelRoute, load_config, parse_config
+from proxy.errors import redact
+from proxy.policy import PolicyError, load_policy
+from proxy.safety_prompt import apply_safety_prompt
+from proxy.upstream import UpstreamCall, litellm_kwargs
+
+S = "SAFETY"
+
+
+def test_prefix_goes_on_the_latest_user_turn_only():
+    msgs = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]
+    out = apply_safety_prompt(msgs, S, "prefix")
+    assert out[0] == msgs[0] and out[2]["content"] == "SAFETY\nc"
+    assert msgs[2]["content"] == "c"  # the input is not mutated
+
+
+def test_prefix_without_any_user_turn_falls_back_to_system():
+    assert apply_safety_prompt([{"role": "system", "content": "x"}], S, "prefix")[0] == {"role": "system", "content": S}
+
+
+def test_placement_is_idempotent():
+    once = apply_safety_prompt([{"role": "user", "content": "q"}], S, "system")
+    assert apply_safety_prompt(once, S, "system") == once
+    assert apply_safety_prompt(apply_safety_prompt([{"role": "user", "content": "q"}], S, "prefix"), S, "prefix")[0]["content"] == "SAFETY\nq"
+
+
+def test_embedded_default_config_loads_offline():
+    config = load_config(environ={})
+    assert config.route("mmguard-sim").litellm_params.model == "mmguard/sim-mllm"
+    assert config.source.startswith("<embedded")
+
+
+def test_env_overrides_win_over_the_file():
+    env = {"MMGUARD_PORT": "9999", "MMGUARD_API_KEYS": "k1, k2", "MMGUARD_POLICY": "unguarded", "MMGUARD_HOST": "0.0.0.0"}
+    config = load_config(environ=env)
+    assert config.server.port == 9999 and config.server.host == "0.0.0.0" and config.policy == "unguarded"
+    assert [k.get_secret_value() for k in config.server.api_keys] == ["k1", "k2"]
+
+
+def test_bad_env_override_names_the_variable():
+    with pytest.raises(ConfigError, match="MMGUARD_PORT"):
+        load_config(environ={"MMGUARD_PORT": "eighty"})
+
+
+def test_config_errors_name_file_and_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model_list:\n  - model_name: a\n    litellm_params: {}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert str(path) in str(info.value) and "model_list.0.litellm_params.model" in str(info.value)
+
+
+def test_missing_key_variable_is_a_config_error():
+    raw = {"model_list": [{"model_name": "a", "litellm_params": {"model": "openai/a", "api_key": "os.environ/NOPE_KEY"}}]}
+    with pytest.raises(ConfigError, match="model_list\\[0\\].litellm_params.api_key: environment variable NOPE_KEY"):
+        parse_config(raw, "x.yaml", {})
+
+
+def test_duplicate_model_names_are_refused():
+    route = {"model_name": "a", "litellm_params": {"model": "openai/a"}}
+    with pytest.raises(ConfigError, match="unique"):
+        parse_config({"model_list": [route, route]}, "x.yaml", {})
+
+
+def test_key_is_secret_in_repr():
+    config = parse_config({"model_list": [{"model_name": "a", "litellm_params": {"model": "openai/a", "api_key": "os.environ/K"}}]}, "x", {"K": "sk-verysecretvalue123"})
+    assert "sk-verysecretvalue123" not in repr(config) and "sk-verysecretvalue123" not in config.model_dump_json()
+    assert config.secrets() == ["sk-verysecretvalue123"]
+
+
+def test_policy_errors_name_file_and_key(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\nsafety_prompt:\n  enabled: perhaps\n")
+    with pytest.raises(PolicyError) as info:
+        load_policy(str(path))
+    assert str(path) in str(info.value) and "safety_prompt.enabled" in str(info.value)
+    with pytest.raises(PolicyError, match="neither a bundled policy"):
+        load_policy("no-such-policy")
+
+
+def _call(model: str, params: dict, **lp) -> dict:
+    route = ModelRoute.model_validate({"model_name": "m", "litellm_params": {"model": model, **lp}})
+    return litellm_kwargs(UpstreamCall(route, [{"role": "user", "content": "x"}], params, 5.0), stream=False)
+
+
+def test_only_documented_params_become_litellm_arguments():
+    kw = _call("openai/m", {"temperature": 0.1, "api_base": "http://evil", "api_key": "x", "mock_response": "pwned", "user": "u", "top_k": 3}, api_base="http://good/v1")
+    assert kw["api_base"] == "http://good/v1" and "mock_response" not in kw and kw["temperature"] == 0.1
+    assert kw["extra_body"] == {"api_base": "http://evil", "api_key": "x", "mock_response": "pwned", "user": "u", "top_k": 3}
+
+
+def test_user_goes_through_litellm_for_translated_providers():
+    kw = _call("anthropic/claude-x", {"user": "u", "metadata": {"a": 1}})
+    assert kw["user"] == "u" and "metadata" not in kw and "extra_body" not in kw
+
+
+def test_redact_removes_known_secrets_and_key_shapes():
+    text = "Incorrect API key provided: sk-abcdefghijklmnopqrstu and mine-secret-value"
+    out = redact(text, ["mine-secret-value"])
+    assert "sk-abcdefghijklmnopqrstu" not in out and "mine-secret-value" not in out
