@@ -68,19 +68,20 @@ class Percentiles:
 @dataclass
 class OverheadReport:
     requests: int
+    transport: str
     direct_ms: Percentiles
     proxied_ms: Percentiles
     added_ms: Percentiles
 
 
-def measure_text_overhead(requests: int = 1000, warmup: int = 100) -> OverheadReport:
+def measure_text_overhead(requests: int = 1000, warmup: int = 100, transport: str = "auto") -> OverheadReport:
     """Time ``requests`` text-only completions each way, alternating, after ``warmup`` of each."""
     stub_port, proxy_port = _free_port(), _free_port()
     stub = f"http://127.0.0.1:{stub_port}"
     proxy = f"http://127.0.0.1:{proxy_port}"
     config = {
         "server": {"port": proxy_port},
-        "model_list": [{"model_name": "echo", "litellm_params": {"model": "openai/echo", "api_base": f"{stub}/v1", "api_key": "stub"}}],
+        "model_list": [{"model_name": "echo", "litellm_params": {"model": "openai/echo", "api_base": f"{stub}/v1", "api_key": "stub"}, "transport": transport}],
     }
     with ExitStack() as stack:
         path = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".yaml"))
@@ -100,11 +101,11 @@ def measure_text_overhead(requests: int = 1000, warmup: int = 100) -> OverheadRe
                 if i >= warmup:
                     bucket.append(elapsed)
     d, p = Percentiles.of(direct), Percentiles.of(proxied)
-    return OverheadReport(requests, d, p, Percentiles(p.p50 - d.p50, p.p95 - d.p95, p.p99 - d.p99))
+    return OverheadReport(requests, transport, d, p, Percentiles(p.p50 - d.p50, p.p95 - d.p95, p.p99 - d.p99))
 
 
 def print_report(report: OverheadReport, out: TextIO = sys.stdout) -> None:
-    out.write(f"text-only requests: {report.requests} each way, sequential, loopback\n")
+    out.write(f"text-only requests: {report.requests} each way, sequential, loopback, transport {report.transport}\n")
     out.write(f"{'':<10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}\n")
     for name, row in (("direct", report.direct_ms), ("proxied", report.proxied_ms), ("added", report.added_ms)):
         out.write(f"{name:<10}{row.p50:>10.2f}{row.p95:>10.2f}{row.p99:>10.2f}\n")

@@ -16,6 +16,7 @@ from proxy.config import ProxyConfig, load_config
 from proxy.errors import ProxyError
 from proxy.request import ChatRequest
 from proxy.runtime import Runtime
+from proxy.upstream import Upstream
 
 log = logging.getLogger("mmguard")
 
@@ -25,9 +26,11 @@ def create_app(config: ProxyConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.state.upstream = Upstream()
         app.state.ready = True
         yield
         app.state.ready = False
+        await app.state.upstream.aclose()
 
     app = FastAPI(title="mmguard", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime

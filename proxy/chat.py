@@ -15,12 +15,13 @@ from typing import Any, AsyncIterator
 from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from proxy import sse, upstream
+from proxy import sse
 from proxy.auth import check_key
 from proxy.errors import ProxyError, too_large, unknown_model
 from proxy.guard import GuardOutcome, guard_request
 from proxy.request import parse_chat_request
 from proxy.runtime import Runtime
+from proxy.upstream import Upstream, UpstreamCall, map_upstream_error
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -69,32 +70,33 @@ async def chat_completions(request: Request) -> Any:
     if route is None:
         raise unknown_model(chat.model)
     outcome = guard_request(chat, route, runtime.policy_for(route))
-    call = upstream.UpstreamCall(
+    call = UpstreamCall(
         route=route,
         messages=outcome.messages,
         params=chat.params(),
         timeout_s=route.timeout_s or runtime.config.server.upstream_timeout_s,
     )
+    upstream: Upstream = request.app.state.upstream
     if chat.stream:
-        return await _stream(call, outcome, request_id, timing, runtime)
+        return await _stream(upstream, call, outcome, request_id, timing, runtime)
     started = time.perf_counter()
     try:
         body = await upstream.complete(call)
     except Exception as exc:
-        raise upstream.map_upstream_error(exc, runtime.secrets) from None
+        raise map_upstream_error(exc, runtime.secrets) from None
     finally:
         timing.upstream_s = time.perf_counter() - started
     return JSONResponse(body, headers=decision_headers(outcome, request_id, timing))
 
 
-async def _stream(call: upstream.UpstreamCall, outcome: GuardOutcome, request_id: str, timing: Timing, runtime: Runtime) -> StreamingResponse:
+async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome, request_id: str, timing: Timing, runtime: Runtime) -> StreamingResponse:
     # Headers go out with the first byte, so the reported overhead is the guard's time before the upstream call.
     headers = decision_headers(outcome, request_id, timing)
     try:
         chunks = await upstream.open_stream(call)
         first = await anext(chunks, None)
     except Exception as exc:
-        raise upstream.map_upstream_error(exc, runtime.secrets) from None
+        raise map_upstream_error(exc, runtime.secrets) from None
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -104,7 +106,7 @@ async def _stream(call: upstream.UpstreamCall, outcome: GuardOutcome, request_id
                 yield sse.event(chunk)
             yield sse.DONE
         except Exception as exc:  # a fault after the stream began: end it with an error event, never hang
-            yield sse.event(upstream.map_upstream_error(exc, runtime.secrets).body())
+            yield sse.event(map_upstream_error(exc, runtime.secrets).body())
         finally:
             await chunks.aclose()
 

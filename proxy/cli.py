@@ -37,7 +37,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _perf(args: argparse.Namespace) -> int:
     from bench.perf import measure_text_overhead, print_report, to_json
 
-    report = measure_text_overhead(requests=args.requests)
+    report = measure_text_overhead(requests=args.requests, transport=args.transport)
     print_report(report)
     if args.json:
         with open(args.json, "w") as f:
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     perf = sub.add_parser("perf", help="measure the latency the proxy adds, against a loopback upstream")
     perf.add_argument("--requests", type=int, default=1000, help="timed requests each way (after 100 warm-up)")
+    perf.add_argument("--transport", default="auto", choices=["auto", "direct", "litellm"], help="how the proxy reaches the upstream")
     perf.add_argument("--json", help="also write the figures to this file")
     perf.set_defaults(run=_perf)
     return parser

@@ -23,9 +23,13 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "os.environ/"
+#: litellm providers whose API is OpenAI's own, so the direct transport can reach them.
+DIRECT_PROVIDERS = frozenset({"openai", "hosted_vllm", "openai_like", "custom_openai"})
+#: The only litellm_params extras the direct transport understands.
+DIRECT_EXTRAS = frozenset({"extra_headers"})
 DEFAULT_CONFIG = "default_config.yaml"
 
 
@@ -52,6 +56,7 @@ class LitellmParams(BaseModel):
     api_base: str | None = None
     api_key: SecretStr | None = None
     api_version: str | None = None
+    extra_headers: dict[str, str] | None = None
 
 
 class ModelRoute(BaseModel):
@@ -66,6 +71,29 @@ class ModelRoute(BaseModel):
     timeout_s: float | None = Field(None, gt=0)
     max_retries: int = Field(0, ge=0, le=10)
     drop_params: bool = Field(False, description="Let litellm drop parameters the provider does not support.")
+    transport: Literal["auto", "direct", "litellm"] = Field(
+        "auto", description="direct: OpenAI protocol straight to api_base; litellm: any provider; auto: direct where possible."
+    )
+
+    def resolved_transport(self) -> Literal["direct", "litellm"]:
+        """``auto`` goes direct for an OpenAI-compatible provider with an api_base and no litellm-only settings."""
+        if self.transport != "auto":
+            return self.transport
+        lp = self.litellm_params
+        provider = lp.model.split("/", 1)[0]
+        litellm_only = set(lp.model_extra or {}) - DIRECT_EXTRAS or lp.api_version or self.drop_params
+        return "direct" if provider in DIRECT_PROVIDERS and lp.api_base and not litellm_only else "litellm"
+
+    @model_validator(mode="after")
+    def _direct_needs_what_it_uses(self) -> "ModelRoute":
+        if self.transport == "direct":
+            lp = self.litellm_params
+            if not lp.api_base:
+                raise ValueError("transport direct needs litellm_params.api_base")
+            unused = sorted(set(lp.model_extra or {}) - DIRECT_EXTRAS)
+            if unused or lp.api_version or self.drop_params:
+                raise ValueError(f"transport direct cannot apply {', '.join(unused) or 'api_version/drop_params'}; use transport litellm")
+        return self
 
 
 class ProxyConfig(BaseModel):

@@ -26,28 +26,30 @@ def stub() -> Iterator[StubUpstream]:
         yield upstream
 
 
-def stub_route(name: str, upstream_url: str, **extra: Any) -> dict[str, Any]:
+def stub_route(name: str, upstream_url: str, transport: str, **extra: Any) -> dict[str, Any]:
     return {
         "model_name": name,
         "litellm_params": {"model": f"openai/{name}", "api_base": f"{upstream_url}/v1", "api_key": "os.environ/TEST_UPSTREAM_KEY"},
+        "transport": transport,
         **extra,
     }
 
 
-def proxy_config(upstream_url: str, **server: Any) -> dict[str, Any]:
+def proxy_config(upstream_url: str, transport: str = "auto", **server: Any) -> dict[str, Any]:
+    """Routes to the stub, all through one transport, plus the simulator (always through litellm)."""
     return {
         "server": {"max_body_bytes": 1_000_000, "upstream_timeout_s": 10, **server},
         "policy": "default",
         "model_list": [
-            stub_route("echo", upstream_url),
-            stub_route("echo-system", upstream_url, safety_prompt_placement="system"),
-            stub_route("echo-unguarded", upstream_url, policy="unguarded"),
-            stub_route("fail-429", upstream_url),
-            stub_route("fail-500", upstream_url),
-            stub_route("fail-401", upstream_url),
-            stub_route("fail-400", upstream_url),
-            stub_route("slow", upstream_url, timeout_s=0.5),
-            stub_route("stream-break", upstream_url),
+            stub_route("echo", upstream_url, transport),
+            stub_route("echo-system", upstream_url, transport, safety_prompt_placement="system"),
+            stub_route("echo-unguarded", upstream_url, transport, policy="unguarded"),
+            stub_route("fail-429", upstream_url, transport),
+            stub_route("fail-500", upstream_url, transport),
+            stub_route("fail-401", upstream_url, transport),
+            stub_route("fail-400", upstream_url, transport),
+            stub_route("slow", upstream_url, transport, timeout_s=0.5),
+            stub_route("stream-break", upstream_url, transport),
             {"model_name": "sim", "litellm_params": {"model": "mmguard/sim-mllm"}},
             {"model_name": "sim-unguarded", "litellm_params": {"model": "mmguard/sim-mllm"}, "policy": "unguarded"},
         ],
@@ -61,9 +63,10 @@ def running_proxy(raw_config: dict[str, Any]) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-def proxy_url(stub: StubUpstream) -> Iterator[str]:
-    with running_proxy(proxy_config(stub.url)) as url:  # type: ignore[attr-defined]
+@pytest.fixture(scope="session", params=["direct", "litellm"])
+def proxy_url(stub: StubUpstream, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The proxy, once with every stub route on the direct transport and once through litellm."""
+    with running_proxy(proxy_config(stub.url, request.param)) as url:  # type: ignore[attr-defined]
         yield url
 
 

@@ -8,7 +8,8 @@ from proxy.config import ConfigError, ModelRoute, load_config, parse_config
 from proxy.errors import redact
 from proxy.policy import PolicyError, load_policy
 from proxy.safety_prompt import apply_safety_prompt
-from proxy.upstream import UpstreamCall, litellm_kwargs
+from proxy.upstream import UpstreamCall
+from proxy.upstream.via_litellm import litellm_kwargs
 
 S = "SAFETY"
 
@@ -104,3 +105,36 @@ def test_redact_removes_known_secrets_and_key_shapes():
     text = "Incorrect API key provided: sk-abcdefghijklmnopqrstu and mine-secret-value"
     out = redact(text, ["mine-secret-value"])
     assert "sk-abcdefghijklmnopqrstu" not in out and "mine-secret-value" not in out
+
+
+def _route(**kw) -> ModelRoute:
+    return ModelRoute.model_validate({"model_name": "m", **kw})
+
+
+def test_auto_transport_goes_direct_only_where_it_can():
+    assert _route(litellm_params={"model": "openai/x", "api_base": "http://h/v1"}).resolved_transport() == "direct"
+    assert _route(litellm_params={"model": "hosted_vllm/org/x", "api_base": "http://h/v1"}).resolved_transport() == "direct"
+    assert _route(litellm_params={"model": "openai/x"}).resolved_transport() == "litellm"
+    assert _route(litellm_params={"model": "anthropic/claude", "api_base": "http://h"}).resolved_transport() == "litellm"
+    assert _route(litellm_params={"model": "azure/x", "api_base": "http://h", "api_version": "2024-10-21"}).resolved_transport() == "litellm"
+    assert _route(litellm_params={"model": "openai/x", "api_base": "http://h/v1", "organization": "o"}).resolved_transport() == "litellm"
+    assert _route(litellm_params={"model": "mmguard/sim-mllm"}).resolved_transport() == "litellm"
+
+
+def test_forced_direct_transport_refuses_settings_it_would_ignore():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="use transport litellm"):
+        _route(litellm_params={"model": "openai/x", "api_base": "http://h/v1", "organization": "o"}, transport="direct")
+    with pytest.raises(ValidationError, match="needs litellm_params.api_base"):
+        _route(litellm_params={"model": "openai/x"}, transport="direct")
+
+
+def test_direct_request_keeps_the_body_and_swaps_model_and_key():
+    from proxy.upstream.direct import build_request
+
+    route = _route(litellm_params={"model": "hosted_vllm/org/llava", "api_base": "http://h/v1/", "api_key": "k", "extra_headers": {"x-a": "1"}})
+    url, headers, body = build_request(UpstreamCall(route, [{"role": "user", "content": "q"}], {"top_k": 2, "model": "evil"}, 5), stream=True)
+    assert url == "http://h/v1/chat/completions"
+    assert headers["authorization"] == "Bearer k" and headers["x-a"] == "1"
+    assert body == {"top_k": 2, "model": "org/llava", "messages": [{"role": "user", "content": "q"}], "stream": True}

@@ -1,8 +1,6 @@
-"""Calling the model behind the proxy, through litellm, and mapping its failures to honest statuses.
+"""The litellm transport: any provider litellm knows, with OpenAI's parameters translated for each.
 
-litellm speaks to OpenAI, Azure, Anthropic, Gemini, vLLM, Ollama and the
-embedded simulator alike; this module only decides which of the client's
-parameters litellm may see, and how an upstream failure is reported.
+This module only decides which of the client's parameters litellm may see.
 
 Which parameters go where is a security decision, not a convenience: litellm's
 keyword arguments include ``api_base``, ``api_key`` and ``extra_headers``. A
@@ -15,14 +13,12 @@ client sent travels in ``extra_body``, verbatim, to the upstream's request body.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 import litellm
 
-from proxy.config import ModelRoute
-from proxy.errors import ProxyError, redact
 from proxy.simulator import provider as simulator_provider
+from proxy.upstream.call import UpstreamCall
 
 simulator_provider.register()
 litellm.suppress_debug_info = True
@@ -47,16 +43,6 @@ OWN_BY_LITELLM = frozenset({"user", "metadata"})
 OPENAI_COMPATIBLE = frozenset({"openai", "azure", "hosted_vllm", "openai_like", "custom_openai", "text-completion-openai"})
 
 
-@dataclass(frozen=True)
-class UpstreamCall:
-    """Everything one upstream call needs, decided before it is made."""
-
-    route: ModelRoute
-    messages: list[dict[str, Any]]
-    params: dict[str, Any]
-    timeout_s: float
-
-
 def litellm_kwargs(call: UpstreamCall, stream: bool) -> dict[str, Any]:
     """The keyword arguments for ``litellm.acompletion``; a pure function, so it is easy to test."""
     lp = call.route.litellm_params
@@ -72,7 +58,7 @@ def litellm_kwargs(call: UpstreamCall, stream: bool) -> dict[str, Any]:
         # the proxy does not use; tools must reach the model untouched.
         _skip_mcp_handler=True,
     )
-    for key in ("api_base", "api_version"):
+    for key in ("api_base", "api_version", "extra_headers"):
         if getattr(lp, key):
             kwargs[key] = getattr(lp, key)
     if lp.api_key is not None:
@@ -130,30 +116,3 @@ async def _chunks(stream: Any) -> AsyncIterator[dict[str, Any]]:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
-
-
-def _retry_after(exc: Exception) -> str | None:
-    for headers in (getattr(exc, "litellm_response_headers", None), getattr(getattr(exc, "response", None), "headers", None)):
-        if headers is not None and headers.get("retry-after"):
-            return headers.get("retry-after")
-    return None
-
-
-def map_upstream_error(exc: Exception, secrets: list[str]) -> ProxyError:
-    """An upstream failure as the status a client should act on.
-
-    429 stays 429 with its Retry-After, a timeout is 504, and a request the
-    upstream found malformed is the client's 400. Anything else, including the
-    upstream refusing the operator's own key, is the operator's problem: 502.
-    """
-    detail = redact(str(getattr(exc, "message", None) or exc), secrets)[:500]
-    if isinstance(exc, litellm.RateLimitError):
-        retry = _retry_after(exc)
-        return ProxyError(429, f"Upstream rate limit: {detail}", "rate_limit_error", "rate_limit_exceeded", headers={"Retry-After": retry} if retry else {})
-    if isinstance(exc, litellm.Timeout):
-        return ProxyError(504, "The upstream model did not answer in time.", "timeout_error", "upstream_timeout")
-    if isinstance(exc, (litellm.BadRequestError, litellm.UnprocessableEntityError)) and not isinstance(exc, litellm.APIConnectionError):
-        return ProxyError(400, f"The upstream model rejected the request: {detail}", "invalid_request_error", "upstream_bad_request")
-    if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)):
-        return ProxyError(502, "The proxy could not authenticate to the upstream model.", "upstream_error", "upstream_auth_failed")
-    return ProxyError(502, f"The upstream model failed: {detail}", "upstream_error", "upstream_error")
