@@ -1,0 +1,21 @@
+# mmguard: the same steps as the README's Quick start install.
+FROM python:3.11-slim
+
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tesseract-ocr fonts-liberation fonts-freefont-ttf \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --uid 10001 mmguard
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY proxy ./proxy
+COPY bench ./bench
+COPY policies ./policies
+RUN pip install --no-cache-dir .
+
+USER mmguard
+ENV MMGUARD_HOST=0.0.0.0 MMGUARD_PORT=8000 LITELLM_LOCAL_MODEL_COST_MAP=True
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD python -c "import os,urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"MMGUARD_PORT\",\"8000\")}/healthz', timeout=2)"
+CMD ["mmguard", "serve"]
