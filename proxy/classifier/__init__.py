@@ -1,0 +1,106 @@
+"""Scoring text for harm, per scenario, with pluggable backends.
+
+A backend maps texts to ``Scores``: for each scenario, the probability that the
+text is an in-scope request of that scenario. The guard runs it on three
+inputs per request (the user's text, the text read in the images, and both
+together), so that harm which only appears when the instruction meets the
+image's phrase is still seen.
+
+Backends, by the name a policy uses:
+
+``embedding`` (default)
+    all-MiniLM-L6-v2 embeddings and a linear head this project trained on its
+    own labelled set; offline. See ``embedding.py`` and ``train.py``.
+``llm``
+    any litellm model as a judge, e.g. Llama Guard served by vLLM, prompted
+    with the MLCommons hazard taxonomy. See ``llm.py``.
+``moderation``
+    OpenAI's omni-moderation through litellm. See ``moderation.py``.
+``hf``
+    a local transformers sequence-classification model directory. See ``hf.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+
+_LIST_MARKERS = re.compile(r"(?:(?<=\s)|^)(?:\d{1,2}[.)]|[a-z]\))(?=\s|$)", re.IGNORECASE)
+
+
+def normalize(text: str) -> str:
+    """Text as classifiers should see it: without bare list markers, whitespace folded.
+
+    FigStep images end in an empty list ("1. 2. 3."); the markers carry no
+    meaning but pull a short request's embedding toward "numbered list".
+    """
+    return " ".join(_LIST_MARKERS.sub(" ", text).split())
+
+
+def combine(user_text: str, image_text: str) -> str:
+    """The "combined" input: the user's words followed by what the images say, as training joins them too."""
+    return f"{user_text}\n{image_text}" if user_text and image_text else user_text or image_text
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One text's verdict: how likely it is an in-scope request at all (``harm``), and of which scenario.
+
+    ``harm`` is not the top scenario's probability: a request that is half
+    fraud, half economic harm is still wholly harmful.
+    """
+
+    harm: float = 0.0
+    by_scenario: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def scenario(self) -> str | None:
+        return max(self.by_scenario, key=self.by_scenario.__getitem__) if self.by_scenario else None
+
+
+class Classifier(Protocol):
+    name: str
+
+    def classify(self, texts: list[str]) -> list[Scores]:
+        """Scores for each text, in order. Blocking: the guard calls it from a worker thread."""
+        ...
+
+
+def _embedding(options: dict[str, Any]) -> Classifier:
+    from proxy.classifier.embedding import EmbeddingClassifier
+
+    return EmbeddingClassifier(**options)
+
+
+def _llm(options: dict[str, Any]) -> Classifier:
+    from proxy.classifier.llm import LlmJudge
+
+    return LlmJudge(**options)
+
+
+def _moderation(options: dict[str, Any]) -> Classifier:
+    from proxy.classifier.moderation import ModerationClassifier
+
+    return ModerationClassifier(**options)
+
+
+def _hf(options: dict[str, Any]) -> Classifier:
+    from proxy.classifier.hf import HfClassifier
+
+    return HfClassifier(**options)
+
+
+BACKENDS: dict[str, Callable[[dict[str, Any]], Classifier]] = {
+    "embedding": _embedding,
+    "llm": _llm,
+    "moderation": _moderation,
+    "hf": _hf,
+}
+
+
+def build_classifier(backend: str, options: dict[str, Any] | None = None) -> Classifier:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown classifier backend {backend!r}; known: {', '.join(BACKENDS)}")
+    return BACKENDS[backend](dict(options or {}))

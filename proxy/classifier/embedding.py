@@ -1,0 +1,88 @@
+"""The default classifier: MiniLM features and two small linear heads.
+
+``head.npz`` beside this file holds both heads (float16, tens of KB):
+
+- a harm head, logistic over the features: is this an in-scope request at all?
+- a scenario head, softmax over the 13 scenarios, trained on in-scope requests
+  only: which scenario is it?
+
+Two heads rather than one 14-way softmax, because the benign look-alikes of
+every scenario are one class with many topics; folding them into a softmax
+beside 13 small classes made the benign class the hardest to learn.
+Per-scenario probability is ``harm * P(scenario | in scope)``. The heads are
+trained by ``mmguard train-classifier`` (``train.py``) on the project's own
+labelled set, so inference needs numpy and the encoder, nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from proxy.classifier import Scores
+from proxy.classifier.encoder import Encoder, shared_encoder
+
+HEAD_FILE = "head.npz"
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Head:
+    harm_weights: np.ndarray  # (dim,)
+    harm_bias: float
+    scenario_weights: np.ndarray  # (scenarios, dim)
+    scenario_bias: np.ndarray  # (scenarios,)
+    scenarios: tuple[str, ...]
+
+    def harm(self, features: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(features @ self.harm_weights + self.harm_bias)))
+
+    def scenario_probabilities(self, features: np.ndarray) -> np.ndarray:
+        return _softmax(features @ self.scenario_weights.T + self.scenario_bias)
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path,
+            harm_w=self.harm_weights.astype(np.float16),
+            harm_b=np.array([self.harm_bias], np.float32),
+            scen_w=self.scenario_weights.astype(np.float16),
+            scen_b=self.scenario_bias.astype(np.float32),
+            scenarios=np.array(self.scenarios),
+        )
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Head":
+        path = path or Path(str(resources.files("proxy.classifier").joinpath(HEAD_FILE)))
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                data["harm_w"].astype(np.float32),
+                float(data["harm_b"][0]),
+                data["scen_w"].astype(np.float32),
+                data["scen_b"].astype(np.float32),
+                tuple(str(c) for c in data["scenarios"]),
+            )
+
+
+class EmbeddingClassifier:
+    name = "embedding"
+
+    def __init__(self, head: str | None = None, encoder: Encoder | None = None) -> None:
+        self._head = Head.load(Path(head) if head else None)
+        self._encoder = encoder or shared_encoder()
+
+    def classify(self, texts: list[str]) -> list[Scores]:
+        if not texts:
+            return []
+        features = self._encoder.encode(texts)
+        harm = self._head.harm(features)
+        scenarios = self._head.scenario_probabilities(features)
+        names = self._head.scenarios
+        return [Scores(float(h), {n: float(h * p) for n, p in zip(names, row)}) for h, row in zip(harm, scenarios)]

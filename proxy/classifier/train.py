@@ -1,0 +1,98 @@
+"""``mmguard train-classifier``: fit the default classifier's head on the project's labelled set.
+
+Repeatable: the same data gives the same head (fixed split, fixed solver, no
+randomness). The held-out quarter is scored and the report printed, and also
+written beside the head so that the numbers ship with the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from proxy.classifier import combine
+from proxy.classifier.dataset import BENIGN, INSTRUCTIONS, Example, load_examples, with_instructions
+from proxy.classifier.embedding import HEAD_FILE, Head
+from proxy.classifier.encoder import Encoder
+
+REPORT_FILE = "head_report.json"
+
+
+@dataclass
+class Metrics:
+    examples: int
+    precision: float
+    recall: float
+    false_positive_rate: float
+    scenario_accuracy: float
+
+
+def binary_metrics(harm: np.ndarray, truth: list[bool], scenarios: list[str | None], predicted: list[str], threshold: float) -> Metrics:
+    flagged = harm >= threshold
+    tp = sum(f and t for f, t in zip(flagged, truth))
+    fp = sum(f and not t for f, t in zip(flagged, truth))
+    positives, negatives = sum(truth), len(truth) - sum(truth)
+    right = sum(s == p for s, p, t in zip(scenarios, predicted, truth) if t)
+    return Metrics(
+        examples=len(truth),
+        precision=tp / max(1, tp + fp),
+        recall=tp / max(1, positives),
+        false_positive_rate=fp / max(1, negatives),
+        scenario_accuracy=right / max(1, positives),
+    )
+
+
+def evaluate(head: Head, encoder: Encoder, examples: list[Example], threshold: float = 0.5) -> dict[str, Metrics]:
+    """Metrics on the examples alone, and joined with the MM-SafetyBench instruction (as the guard's combined input)."""
+    out = {}
+    for name, texts in (("text", [e.text for e in examples]), ("combined", [combine(INSTRUCTIONS[0], e.text) for e in examples])):
+        features = encoder.encode_uncached(texts)
+        predicted = [head.scenarios[int(i)] for i in np.argmax(head.scenario_probabilities(features), axis=1)]
+        out[name] = binary_metrics(head.harm(features), [e.label == "harmful" for e in examples], [e.scenario for e in examples], predicted, threshold)
+    return out
+
+
+def train(examples: list[Example], encoder: Encoder, c: float = 4.0) -> Head:
+    from sklearn.linear_model import LogisticRegression
+
+    pairs = list(with_instructions(examples)) + [(instruction, BENIGN) for instruction in INSTRUCTIONS]
+    texts, targets = zip(*pairs)
+    features = encoder.encode_uncached(list(texts))
+    in_scope = np.array([t != BENIGN for t in targets])
+    harm = LogisticRegression(C=c, max_iter=5000).fit(features, in_scope)
+    scenario = LogisticRegression(C=c, max_iter=5000).fit(features[in_scope], np.array(targets)[in_scope])
+    return Head(
+        harm.coef_[0].astype(np.float32),
+        float(harm.intercept_[0]),
+        scenario.coef_.astype(np.float32),
+        scenario.intercept_.astype(np.float32),
+        tuple(str(k) for k in scenario.classes_),
+    )
+
+
+def run(out_dir: Path, c: float = 4.0, stream: TextIO = sys.stdout) -> dict:
+    examples = load_examples()
+    train_set = [e for e in examples if not e.held_out]
+    test_set = [e for e in examples if e.held_out]
+    encoder = Encoder(threads=2)
+    head = train(train_set, encoder, c)
+    head.save(out_dir / HEAD_FILE)
+    held_out = evaluate(Head.load(out_dir / HEAD_FILE), encoder, test_set)  # the saved (float16) head, as served
+    report = {
+        "train_examples": len(train_set),
+        "held_out_examples": len(test_set),
+        "C": c,
+        "threshold": 0.5,
+        "held_out": {k: asdict(v) for k, v in held_out.items()},
+    }
+    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    stream.write(f"trained on {len(train_set)} examples, held out {len(test_set)}; head written to {out_dir / HEAD_FILE}\n")
+    stream.write(f"{'held-out input':<16}{'precision':>10}{'recall':>8}{'FPR':>8}{'scenario acc':>14}\n")
+    for name, m in held_out.items():
+        stream.write(f"{name:<16}{m.precision:>10.3f}{m.recall:>8.3f}{m.false_positive_rate:>8.3f}{m.scenario_accuracy:>14.3f}\n")
+    return report
