@@ -96,11 +96,21 @@ class ModelRoute(BaseModel):
         return self
 
 
+class KeyPolicy(BaseModel):
+    """A proxy key with a policy of its own; the key is also accepted as a proxy key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: SecretStr
+    policy: str
+
+
 class ProxyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     server: ServerSettings = Field(default_factory=ServerSettings)
     policy: str = Field("default", description="Default policy: a bundled name (policies/*.yaml) or a file path.")
+    key_policies: list[KeyPolicy] = Field(default_factory=list, description="Per-key policies; they win over the model's and the default.")
     model_list: list[ModelRoute] = Field(min_length=1)
     source: str = Field("<memory>", exclude=True, description="Where this config was read from, for error messages.")
 
@@ -118,7 +128,7 @@ class ProxyConfig(BaseModel):
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, so that error text can be scrubbed of them."""
-        values = [k.get_secret_value() for k in self.server.api_keys]
+        values = [k.get_secret_value() for k in self.server.api_keys] + [k.key.get_secret_value() for k in self.key_policies]
         values += [r.litellm_params.api_key.get_secret_value() for r in self.model_list if r.litellm_params.api_key]
         return values
 

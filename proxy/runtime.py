@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.config import ModelRoute, ProxyConfig
-from proxy.policy import Policy, load_policy
+from proxy.policy import Policy
+from proxy.policy_store import PolicyStore
 
 
 @dataclass(frozen=True)
 class Runtime:
     config: ProxyConfig
-    policies: dict[str, Policy]  # by client-facing model name
+    store: PolicyStore
+    key_policies: tuple[tuple[bytes, str], ...]
     api_keys: tuple[bytes, ...]
     secrets: tuple[str, ...]
 
@@ -20,19 +23,30 @@ class Runtime:
     def build(cls, config: ProxyConfig) -> "Runtime":
         """Load every policy the config names; a bad one stops start-up with its file and key."""
         base = Path(config.source).parent if not config.source.startswith("<") else None
-        loaded: dict[str, Policy] = {}
-        policies = {}
-        for route in config.model_list:
-            ref = route.policy or config.policy
-            if ref not in loaded:
-                loaded[ref] = load_policy(ref, base)
-            policies[route.model_name] = loaded[ref]
-        return cls(
+        store = PolicyStore(base)
+        key_policies = tuple((k.key.get_secret_value().encode(), k.policy) for k in config.key_policies)
+        runtime = cls(
             config=config,
-            policies=policies,
-            api_keys=tuple(k.get_secret_value().encode() for k in config.server.api_keys),
+            store=store,
+            key_policies=key_policies,
+            api_keys=tuple(k.get_secret_value().encode() for k in config.server.api_keys) + tuple(k for k, _ in key_policies),
             secrets=tuple(config.secrets()),
         )
+        for ref in runtime.policy_refs():
+            store.load(ref)
+        return runtime
 
-    def policy_for(self, route: ModelRoute) -> Policy:
-        return self.policies[route.model_name]
+    def policy_refs(self) -> set[str]:
+        """Every policy the config can select."""
+        return {self.config.policy, *(r.policy for r in self.config.model_list if r.policy), *(ref for _, ref in self.key_policies)}
+
+    def policy_ref(self, route: ModelRoute, token: bytes | None) -> str:
+        """The key's policy, else the model's, else the default."""
+        if token:
+            for key, ref in self.key_policies:
+                if hmac.compare_digest(token, key):
+                    return ref
+        return route.policy or self.config.policy
+
+    def policy_for(self, route: ModelRoute, token: bytes | None = None) -> Policy:
+        return self.store.get(self.policy_ref(route, token))
