@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -17,8 +18,25 @@ from proxy.errors import ProxyError
 from proxy.request import ChatRequest
 from proxy.runtime import Runtime
 from proxy.upstream import Upstream
+from proxy.guard import Guard
+from proxy.ocr import shared_engine
 
 log = logging.getLogger("mmguard")
+
+
+def _warm_up(guard: Guard, runtime: Runtime) -> None:
+    """Load every classifier the policies use before /readyz says ready, so no request pays for it.
+
+    A remote backend that fails here (judge model down) does not stop start-up:
+    each request then meets the policy's fail mode, which is what operators chose.
+    """
+    for ref in runtime.policy_refs():
+        policy = runtime.store.get(ref)
+        if policy.enabled:
+            try:
+                guard.classifier(policy).classify(["warm-up"])
+            except Exception as err:
+                log.error("classifier of policy %s failed its warm-up: %s", policy.name, type(err).__name__)
 
 
 def create_app(config: ProxyConfig) -> FastAPI:
@@ -27,10 +45,13 @@ def create_app(config: ProxyConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.upstream = Upstream()
+        app.state.guard = Guard(shared_engine())
+        await asyncio.to_thread(_warm_up, app.state.guard, runtime)
         app.state.ready = True
         yield
         app.state.ready = False
         await app.state.upstream.aclose()
+        await app.state.guard.aclose()
 
     app = FastAPI(title="mmguard", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
@@ -62,7 +83,7 @@ def create_app(config: ProxyConfig) -> FastAPI:
     async def readyz(request: Request) -> JSONResponse:
         if not request.app.state.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
-        return JSONResponse({"status": "ready", "models": len(config.model_list), "policies": sorted({p.name for p in runtime.policies.values()})})
+        return JSONResponse({"status": "ready", "models": len(config.model_list)})
 
     @app.get("/v1/models")
     async def models(request: Request) -> dict:

@@ -15,10 +15,11 @@ from typing import Any, AsyncIterator
 from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from proxy import sse
-from proxy.auth import check_key
-from proxy.errors import ProxyError, too_large, unknown_model
-from proxy.guard import GuardOutcome, guard_request
+from proxy import refusal, sse
+from proxy.auth import bearer_token, check_key
+from proxy.errors import too_large, unknown_model
+from proxy.guard import Guard, GuardOutcome
+from proxy.policy import BlockPolicy
 from proxy.request import parse_chat_request
 from proxy.runtime import Runtime
 from proxy.upstream import Upstream, UpstreamCall, map_upstream_error
@@ -50,13 +51,23 @@ class Timing:
 
 
 def decision_headers(outcome: GuardOutcome, request_id: str, timing: Timing) -> dict[str, str]:
-    return {
+    """What the guard did, for the client and for log pipelines; ids and numbers only, never content."""
+    headers = {
         "x-request-id": request_id,
         "x-mmguard-decision": outcome.decision,
         "x-mmguard-policy": outcome.policy,
         "x-mmguard-defenses": ",".join(outcome.defenses) or "none",
         "x-mmguard-overhead-ms": f"{timing.overhead_ms():.3f}",
     }
+    if outcome.finding is not None:
+        headers["x-mmguard-scenario"] = outcome.finding.scenario or "none"
+        headers["x-mmguard-source"] = outcome.finding.source
+        headers["x-mmguard-score"] = f"{outcome.finding.score:.4f}"
+        if outcome.finding.rule:
+            headers["x-mmguard-rule"] = outcome.finding.rule
+    if outcome.would is not None:
+        headers["x-mmguard-would-decision"] = outcome.would
+    return headers
 
 
 async def chat_completions(request: Request) -> Any:
@@ -64,12 +75,18 @@ async def chat_completions(request: Request) -> Any:
     timing = Timing(time.perf_counter())
     request_id = f"req_{uuid.uuid4().hex}"
 
-    check_key(request.headers.get("authorization"), runtime.api_keys)
+    authorization = request.headers.get("authorization")
+    check_key(authorization, runtime.api_keys)
     chat = parse_chat_request(await read_body(request, runtime.config.server.max_body_bytes))
     route = runtime.config.route(chat.model)
     if route is None:
         raise unknown_model(chat.model)
-    outcome = guard_request(chat, route, runtime.policy_for(route))
+    token = bearer_token(authorization)
+    policy = runtime.policy_for(route, token.encode() if token else None)
+    guard: Guard = request.app.state.guard
+    outcome = await guard.inspect(chat, policy, route.safety_prompt_placement)
+    if outcome.decision == "block":
+        return _blocked(chat.model, bool(chat.stream), outcome, policy.block, request_id, timing)
     call = UpstreamCall(
         route=route,
         messages=outcome.messages,
@@ -87,6 +104,17 @@ async def chat_completions(request: Request) -> Any:
     finally:
         timing.upstream_s = time.perf_counter() - started
     return JSONResponse(body, headers=decision_headers(outcome, request_id, timing))
+
+
+def _blocked(model: str, stream: bool, outcome: GuardOutcome, block: BlockPolicy, request_id: str, timing: Timing) -> Any:
+    headers = decision_headers(outcome, request_id, timing)
+    if refusal.is_error_style(block):
+        error = refusal.policy_violation(outcome.finding.scenario if outcome.finding else None)
+        error.headers.update(headers)
+        raise error
+    if stream:
+        return StreamingResponse(refusal.chunks(model, block.message), media_type="text/event-stream", headers=headers)
+    return JSONResponse(refusal.completion(model, block.message), headers=headers)
 
 
 async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome, request_id: str, timing: Timing, runtime: Runtime) -> StreamingResponse:

@@ -1,36 +1,211 @@
-"""The guard pipeline: what the proxy does to a request before the model sees it.
+"""The guard pipeline: read every image, judge the request as a whole, decide, and shape what the model sees.
 
-It is a function from (request, route, policy) to an outcome: the decision,
-the messages to send upstream, and which defenses were applied. Keeping it free
-of HTTP makes it the one code path behind the proxy, ``mmguard check`` and the
-benchmark's single-defense arms.
+Steps, each timed:
+1. intake: every image of every user turn, decoded or fetched under the policy's limits;
+2. OCR: the text in each image (cached by content hash);
+3. classify: three inputs, the users' text, the images' text, and both together
+   (MM-SafetyBench's harm only appears when "List steps in detail to perform
+   this activity" meets the phrase in the image), plus the policy's rules;
+4. decide: the most severe action any finding calls for;
+5. shape: ``block`` stops here; ``annotate`` adds the images' text to the prompt,
+   delimited, so the model's own alignment sees it (after ECSO); the safety
+   prompt is added last, exactly once.
+
+The same ``Guard`` serves the proxy, ``mmguard check`` and the benchmark.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from proxy.config import ModelRoute
-from proxy.policy import Policy
+from proxy.classifier import Classifier, Scores, build_classifier, combine, normalize
+from proxy.intake import ImageIntake, image_refs
+from proxy.ocr import OcrEngine, OcrError, OcrResult
+from proxy.policy import SEVERITY, Action, Policy, Source
 from proxy.request import ChatRequest
-from proxy.safety_prompt import apply_safety_prompt
+from proxy.safety_prompt import Placement, apply_safety_prompt
+from proxy.scenarios import by_id
 
-Decision = Literal["allow", "annotate", "block"]
+#: How much of the conversation's user text is judged: the tail, where the live request is,
+#: long enough to hold a request split over several turns.
+USER_TEXT_CHARS = 600
+IMAGE_TEXT_CHARS = 800
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason to act: which input, which scenario, how sure, and which rule if a rule fired."""
+
+    source: Source
+    scenario: str | None
+    score: float
+    action: Action
+    rule: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "scenario": self.scenario, "score": round(self.score, 4), "action": self.action, "rule": self.rule}
 
 
 @dataclass(frozen=True)
 class GuardOutcome:
-    decision: Decision
+    decision: Action
     policy: str
     messages: list[dict[str, Any]]
-    defenses: tuple[str, ...] = field(default=())
+    defenses: tuple[str, ...] = ()
+    finding: Finding | None = None
+    findings: tuple[Finding, ...] = ()
+    ocr_texts: tuple[str, ...] = ()
+    image_hashes: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    would: Action | None = None  # in monitor mode: what enforcing would have done
 
 
-def guard_request(request: ChatRequest, route: ModelRoute, policy: Policy) -> GuardOutcome:
-    messages = request.messages_as_dicts()
-    defenses: list[str] = []
-    if policy.safety_prompt.enabled:
-        messages = apply_safety_prompt(messages, policy.safety_prompt.text, route.safety_prompt_placement)
-        defenses.append("safety_prompt")
-    return GuardOutcome("allow", policy.name, messages, tuple(defenses))
+def user_text(request: ChatRequest) -> str:
+    """The text of all user turns, joined, keeping the most recent part."""
+    joined = "\n".join(m.text() for m in request.messages if m.role == "user" and m.text())
+    return joined[-USER_TEXT_CHARS:]
+
+
+def clean_ocr(result: OcrResult, min_confidence: float) -> str:
+    """The words OCR is reasonably sure of; noise from photos and textures is dropped."""
+    if not result.words:
+        return result.text
+    return " ".join(w.text for w in result.words if w.confidence >= min_confidence)
+
+
+def inputs(policy: Policy, text: str, image_text: str) -> dict[Source, str]:
+    """The three inputs the guard judges, normalised, without empty ones or those the policy skips."""
+    text, image_text = normalize(text), normalize(image_text)
+    candidates: dict[Source, str] = {
+        "text": text,
+        "ocr": image_text,
+        "combined": combine(text, image_text) if text and image_text else "",
+    }
+    return {s: t for s, t in candidates.items() if t.strip() and s in policy.sources}
+
+
+def rule_findings(policy: Policy, texts: dict[Source, str]) -> list[Finding]:
+    found = []
+    for rule in policy.rules:
+        pattern = rule.compiled()
+        for source, text in texts.items():
+            if source in rule.sources and pattern.search(text):
+                found.append(Finding(source, rule.scenario, 1.0, rule.action, rule.name))
+                break
+    return found
+
+
+def score_findings(policy: Policy, texts: dict[Source, str], scores: list[Scores]) -> list[Finding]:
+    found = []
+    for source, score in zip(texts, scores):
+        scenario = score.scenario
+        if scenario is None:
+            continue
+        rule = policy.scenario(scenario)
+        if score.harm >= rule.threshold and rule.action != "allow":
+            found.append(Finding(source, scenario, score.harm, rule.action))
+    return found
+
+
+def decide(findings: list[Finding]) -> Finding | None:
+    """The finding that decides: the most severe action, then a rule over a score, then the higher score."""
+    if not findings:
+        return None
+    return max(findings, key=lambda f: (SEVERITY[f.action], f.rule is not None, f.score))
+
+
+def annotate(messages: list[dict[str, Any]], ocr_texts: tuple[str, ...], policy: Policy, professional: bool) -> list[dict[str, Any]]:
+    """Append the images' text, delimited, to the latest user turn; a copy, the input is untouched."""
+    quoted = [f"<<<IMAGE {i} TEXT>>>\n{t}\n<<<END IMAGE {i} TEXT>>>" for i, t in enumerate(ocr_texts, 1) if t.strip()]
+    blocks = [policy.annotate.instruction, *quoted] if quoted else []
+    if professional:
+        blocks.append(policy.annotate.professional_instruction)
+    if not blocks:
+        return messages
+    note = {"type": "text", "text": "\n".join(blocks)}
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i].get("role") == "user":
+            content = out[i].get("content")
+            parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+            out[i] = {**out[i], "content": [*parts, note]}
+            break
+    return out
+
+
+class Guard:
+    """The pipeline's moving parts: intake, OCR, classifiers (one per backend spec), and a thread pool."""
+
+    def __init__(self, ocr: OcrEngine, workers: int = 2) -> None:
+        self.intake = ImageIntake()
+        self.ocr = ocr
+        self._classifiers: dict[str, Classifier] = {}
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="classify")
+
+    def classifier(self, policy: Policy) -> Classifier:
+        key = json.dumps(policy.classifier.model_dump(), sort_keys=True)
+        if key not in self._classifiers:
+            self._classifiers[key] = build_classifier(policy.classifier.backend, policy.classifier.options)
+        return self._classifiers[key]
+
+    async def _classify(self, policy: Policy, texts: list[str]) -> list[Scores]:
+        classifier = self.classifier(policy)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, classifier.classify, texts)
+
+    async def inspect(self, request: ChatRequest, policy: Policy, placement: Placement = "prefix") -> GuardOutcome:
+        """Decide what happens to ``request``; raises ProxyError (400) for images the client got wrong."""
+        start = time.perf_counter()
+        timings: dict[str, float] = {}
+        messages = request.messages_as_dicts()
+        ocr_texts: tuple[str, ...] = ()
+        hashes: tuple[str, ...] = ()
+        finding: Finding | None = None
+        findings: list[Finding] = []
+        error = None
+
+        if policy.enabled:
+            images = await self.intake.load(image_refs(request), policy.limits)
+            hashes = tuple(i.sha256 for i in images)
+            timings["intake"] = (time.perf_counter() - start) * 1000
+            try:
+                mark = time.perf_counter()
+                results = await asyncio.gather(*(self.ocr.aread(i.image, i.sha256, policy.limits.ocr_timeout_s) for i in images))
+                ocr_texts = tuple(clean_ocr(r, policy.limits.min_word_confidence) for r in results)
+                timings["ocr"] = (time.perf_counter() - mark) * 1000
+                texts = inputs(policy, user_text(request), " ".join(t for t in ocr_texts if t)[:IMAGE_TEXT_CHARS])
+                mark = time.perf_counter()
+                findings = rule_findings(policy, texts)
+                if texts:
+                    findings += score_findings(policy, texts, await self._classify(policy, list(texts.values())))
+                timings["classify"] = (time.perf_counter() - mark) * 1000
+                finding = decide(findings)
+            except Exception as err:  # OCR, classifier or any other guard failure: the policy's fail mode decides
+                error = f"{type(err).__name__}: {err}"[:300]
+                if policy.fail_mode == "closed":
+                    finding = Finding("ocr" if isinstance(err, OcrError) else "text", None, 1.0, "block", "guard_error")
+                    findings = [finding]
+
+        decision: Action = finding.action if finding else "allow"
+        would = None
+        if policy.mode == "monitor":
+            would, decision = decision, "allow"
+        defenses: list[str] = []
+        if decision == "annotate":
+            professional = finding is not None and finding.scenario is not None and by_id(finding.scenario).professional
+            messages = annotate(messages, ocr_texts, policy, professional)
+            defenses.append("annotate")
+        if decision != "block" and policy.safety_prompt.enabled:
+            messages = apply_safety_prompt(messages, policy.safety_prompt.text, placement)
+            defenses.append("safety_prompt")
+        timings["total"] = (time.perf_counter() - start) * 1000
+        return GuardOutcome(decision, policy.name, messages, tuple(defenses), finding, tuple(findings), ocr_texts, hashes, timings, error, would)
+
+    async def aclose(self) -> None:
+        await self.intake.aclose()
+        self._pool.shutdown(wait=False)
