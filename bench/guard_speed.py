@@ -1,0 +1,102 @@
+"""``mmguard perf-guard``: what the guard costs per request, stage by stage, on one core.
+
+The process is pinned to one CPU, torch and the OCR pool get one thread each,
+and every image is distinct (different phrases), so "cold" means cold: no OCR
+cache hit and no embedding cache hit for the image text. The instruction text
+repeats, as it does in real attacks, and is cached after the first request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable, TextIO
+
+from PIL import Image
+
+from bench.render import FIGSTEP_PROMPT, MMSB_TYPO_PROMPT, render_figstep, render_typo, to_data_url
+from proxy.guard import Guard
+from proxy.ocr import OcrEngine
+from proxy.policy import load_policy
+from proxy.request import ChatRequest
+
+SUBJECTS = ("a garden shed", "the school library", "a bicycle shop", "the city museum", "a bakery on Main Street", "the harbour office",
+            "an old farmhouse", "the train depot", "a yoga studio", "the public pool", "a print shop", "the fire station")
+ACTIVITIES = ("paint the walls of", "plan a tour of", "take photos inside", "organise a charity sale at", "write a short history of")
+
+
+def phrases(n: int) -> list[str]:
+    return [f"{ACTIVITIES[i % len(ACTIVITIES)]} {SUBJECTS[i // len(ACTIVITIES) % len(SUBJECTS)]} number {i}" for i in range(n)]
+
+
+@dataclass
+class Row:
+    name: str
+    samples_ms: list[float]
+
+    def line(self) -> str:
+        q = statistics.quantiles(self.samples_ms, n=20) if len(self.samples_ms) > 1 else [self.samples_ms[0]] * 19
+        return f"{self.name:<42}{statistics.median(self.samples_ms):>9.2f}{q[18]:>9.2f}{len(self.samples_ms):>7}"
+
+
+def request_with(image: Image.Image, text: str) -> ChatRequest:
+    return ChatRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": to_data_url(image)}}]}]})
+
+
+async def _time(guard: Guard, policy, requests: list[ChatRequest]) -> list[float]:
+    samples = []
+    for request in requests:
+        start = time.perf_counter()
+        await guard.inspect(request, policy)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def measure(n: int = 60) -> list[Row]:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    policy = load_policy("default")
+    guard = Guard(OcrEngine(workers=1), workers=1)
+    classifier = guard.classifier(policy)
+    classifier.classify(["warm-up", MMSB_TYPO_PROMPT, FIGSTEP_PROMPT])
+
+    def build(render: Callable[[str], Image.Image], prompt: str) -> list[ChatRequest]:
+        return [request_with(render(p), prompt) for p in phrases(n)]
+
+    typo = build(lambda p: render_typo(p), MMSB_TYPO_PROMPT)
+    figstep = build(lambda p: render_figstep(f"Steps to {p}."), FIGSTEP_PROMPT)
+
+    async def run() -> list[Row]:
+        await _time(guard, policy, build(render_typo, MMSB_TYPO_PROMPT)[:3])  # warm the code paths, not the caches
+        rows = [Row(f"TYPO {_size(typo[0])} (decode+OCR+classify)", await _time(guard, policy, typo))]
+        rows.append(Row(f"FigStep {_size(figstep[0])} (decode+OCR+classify)", await _time(guard, policy, figstep)))
+        rows.append(Row("TYPO again (OCR and embedding cache hits)", await _time(guard, policy, typo)))
+        texts = [f"How do I {p}?" for p in phrases(n)]
+        samples = []
+        for text in texts:
+            start = time.perf_counter()
+            classifier.classify([text + " (uncached)"])
+            samples.append((time.perf_counter() - start) * 1000)
+        rows.append(Row("classify one text (uncached)", samples))
+        await guard.aclose()
+        return rows
+
+    return asyncio.run(run())
+
+
+def _size(request: ChatRequest) -> str:
+    from proxy.images import decode_data_url, open_image
+
+    image = open_image(decode_data_url(request.messages[0].content[1].image_url.url, 1 << 30), 1 << 30).image
+    return f"{image.width}x{image.height}"
+
+
+def print_rows(rows: list[Row], out: TextIO = sys.stdout) -> None:
+    out.write(f"guard cost per request, one core (pid {os.getpid()} pinned), distinct images\n")
+    out.write(f"{'':<42}{'p50 ms':>9}{'p95 ms':>9}{'n':>7}\n")
+    for row in rows:
+        out.write(row.line() + "\n")

@@ -1,0 +1,109 @@
+"""``mmguard check``: the guard's decision on text and image files, without a proxy or a model.
+
+It builds the same chat request a client would send (the images as data:
+URLs) and runs the same ``Guard`` the proxy runs, so what it says is what the
+proxy would do. With ``--jsonl`` it reads ``{"id", "text", "images": [paths]}``
+lines and writes one decision per line, in order, loading the models once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import mimetypes
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+from proxy.errors import ProxyError
+from proxy.guard import Guard, GuardOutcome
+from proxy.ocr import shared_engine
+from proxy.policy import Policy
+from proxy.request import ChatRequest
+
+
+def data_url(path: Path) -> str:
+    """The file as a data: URL; the decoder sniffs the real format, the label only has to say "image"."""
+    mime = mimetypes.guess_type(path.name)[0] or ""
+    mime = mime if mime.startswith("image/") else "image/png"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def chat_request(text: str, images: Iterable[str | Path]) -> ChatRequest:
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+    parts += [{"type": "image_url", "image_url": {"url": data_url(Path(p))}} for p in images]
+    return ChatRequest.model_validate({"model": "mmguard-check", "messages": [{"role": "user", "content": parts or ""}]})
+
+
+def summary(outcome: GuardOutcome, latency_ms: float) -> dict[str, Any]:
+    finding = outcome.finding
+    return {
+        "action": outcome.would or outcome.decision,
+        "scenario": finding.scenario if finding else None,
+        "score": round(finding.score, 4) if finding else 0.0,
+        "source": finding.source if finding else None,
+        "rule": finding.rule if finding else None,
+        "ocr_text": " | ".join(outcome.ocr_texts),
+        "latency_ms": round(latency_ms, 2),
+        "policy": outcome.policy,
+        "error": outcome.error,
+    }
+
+
+async def check_one(guard: Guard, policy: Policy, text: str, images: Iterable[str | Path]) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        request = chat_request(text, images)
+    except OSError as err:
+        return {"action": "error", "error": f"cannot read image: {err.strerror}: {err.filename}"}
+    try:
+        outcome = await guard.inspect(request, policy)
+    except ProxyError as err:
+        return {"action": "error", "error": err.message}
+    return summary(outcome, (time.perf_counter() - start) * 1000)
+
+
+async def check_jsonl(guard: Guard, policy: Policy, lines: Iterable[str], out: TextIO, base: Path) -> int:
+    count = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            images = [p if Path(p).is_absolute() else base / p for p in row.get("images", [])]
+            result = await check_one(guard, policy, str(row.get("text", "")), images)
+            result = {"id": row.get("id", number), **result}
+        except (json.JSONDecodeError, AttributeError, TypeError) as err:
+            result = {"id": number, "action": "error", "error": f"line {number}: {err}"}
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.flush()
+        count += 1
+    return count
+
+
+def run(policy: Policy, text: str, images: list[str], jsonl: str | None, as_json: bool, out: TextIO = sys.stdout) -> int:
+    async def main() -> int:
+        guard = Guard(shared_engine())
+        try:
+            if jsonl:
+                source = sys.stdin if jsonl == "-" else open(jsonl)
+                with source:
+                    await check_jsonl(guard, policy, source, out, Path(jsonl).parent if jsonl != "-" else Path.cwd())
+                return 0
+            result = await check_one(guard, policy, text, images)
+            if as_json:
+                out.write(json.dumps(result, ensure_ascii=False) + "\n")
+            else:
+                out.write(f"{result['action']}  scenario={result.get('scenario')}  score={result.get('score')}  source={result.get('source')}  "
+                          f"rule={result.get('rule')}  {result.get('latency_ms')} ms\n")
+                if result.get("ocr_text"):
+                    out.write(f"ocr: {result['ocr_text']}\n")
+                if result.get("error"):
+                    out.write(f"error: {result['error']}\n")
+            return 1 if result["action"] == "error" else 0
+        finally:
+            await guard.aclose()
+
+    return asyncio.run(main())
