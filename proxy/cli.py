@@ -72,6 +72,13 @@ def _perf_guard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_guard(args: argparse.Namespace) -> int:
+    from bench.guard_eval import evaluate, print_tallies
+
+    print_tallies(evaluate(args.policy))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmguard", description="A guard proxy for multimodal LLMs, and the benchmark that measures it.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     perf_guard = sub.add_parser("perf-guard", help="the guard's cost per request (decode, OCR, classify) on one core")
     perf_guard.add_argument("-n", type=int, default=60, help="distinct images per measurement")
     perf_guard.set_defaults(run=_perf_guard)
+
+    eval_guard = sub.add_parser("eval-guard", help="the guard's detection rates on rendered held-out examples, per typography form")
+    eval_guard.add_argument("--policy", default="default", help="bundled policy name or YAML file")
+    eval_guard.set_defaults(run=_eval_guard)
     return parser
 
 

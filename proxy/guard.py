@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.classifier import Classifier, Scores, build_classifier, combine, normalize
-from proxy.intake import ImageIntake, image_refs
+from proxy.errors import ProxyError
+from proxy.intake import ImageIntake, LoadedImage, image_refs
 from proxy.ocr import OcrEngine, OcrError, OcrResult
 from proxy.policy import SEVERITY, Action, Policy, Source
 from proxy.request import ChatRequest
@@ -154,6 +155,14 @@ class Guard:
             self._classifiers[key] = build_classifier(policy.classifier.backend, policy.classifier.options)
         return self._classifiers[key]
 
+    async def _read(self, image: LoadedImage, policy: Policy) -> OcrResult:
+        """OCR text of one image; a cache hit skips decoding altogether."""
+        hit = self.ocr.cached(image.sha256)
+        if hit is not None:
+            return hit
+        decoded = await self.intake.decode(image, policy.limits)
+        return await self.ocr.aread(decoded.image, image.sha256, policy.limits.ocr_timeout_s)
+
     async def _classify(self, policy: Policy, texts: list[str]) -> list[Scores]:
         classifier = self.classifier(policy)
         return await asyncio.get_running_loop().run_in_executor(self._pool, classifier.classify, texts)
@@ -175,7 +184,7 @@ class Guard:
             timings["intake"] = (time.perf_counter() - start) * 1000
             try:
                 mark = time.perf_counter()
-                results = await asyncio.gather(*(self.ocr.aread(i.image, i.sha256, policy.limits.ocr_timeout_s) for i in images))
+                results = await asyncio.gather(*(self._read(i, policy) for i in images))
                 ocr_texts = tuple(clean_ocr(r, policy.limits.min_word_confidence) for r in results)
                 timings["ocr"] = (time.perf_counter() - mark) * 1000
                 texts = inputs(policy, user_text(request), " ".join(t for t in ocr_texts if t)[:IMAGE_TEXT_CHARS])
@@ -185,6 +194,8 @@ class Guard:
                     findings += score_findings(policy, texts, await self._classify(policy, list(texts.values())))
                 timings["classify"] = (time.perf_counter() - mark) * 1000
                 finding = decide(findings)
+            except ProxyError:
+                raise  # a bad image is the client's 400, not a guard failure
             except Exception as err:  # OCR, classifier or any other guard failure: the policy's fail mode decides
                 error = f"{type(err).__name__}: {err}"[:300]
                 if policy.fail_mode == "closed":

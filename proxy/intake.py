@@ -9,6 +9,7 @@ A bad image is the client's fault: it becomes a 400 naming the exact part.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 
 from proxy.errors import ProxyError, bad_request
@@ -37,6 +38,15 @@ def image_refs(request: ChatRequest) -> list[ImageRef]:
     return refs
 
 
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image's bytes and content hash, not yet decoded: a cache hit never needs the pixels."""
+
+    ref: ImageRef
+    data: bytes
+    sha256: str
+
+
 def _image_error(ref: ImageRef, err: ImageError) -> ProxyError:
     return bad_request(f"Invalid image at {ref.param}: {err}", code="invalid_image", param=ref.param)
 
@@ -63,14 +73,21 @@ class ImageIntake:
             return await self._fetcher(limits).fetch(ref.url)
         raise ImageError(f"unsupported image URL scheme {scheme!r}; use data:, http: or https:")
 
-    async def _one(self, ref: ImageRef, limits: Limits) -> DecodedImage:
+    async def _one(self, ref: ImageRef, limits: Limits) -> LoadedImage:
         try:
             data = await self._bytes(ref, limits)
-            return await asyncio.to_thread(open_image, data, limits.max_pixels)
         except ImageError as err:
             raise _image_error(ref, err) from None
+        return LoadedImage(ref, data, hashlib.sha256(data).hexdigest())
 
-    async def load(self, refs: list[ImageRef], limits: Limits) -> list[DecodedImage]:
+    async def decode(self, image: LoadedImage, limits: Limits) -> DecodedImage:
+        """Pixels, safely (see ``proxy.images``); a bad image is a 400 naming its part."""
+        try:
+            return await asyncio.to_thread(open_image, image.data, limits.max_pixels)
+        except ImageError as err:
+            raise _image_error(image.ref, err) from None
+
+    async def load(self, refs: list[ImageRef], limits: Limits) -> list[LoadedImage]:
         if len(refs) > limits.max_images:
             raise bad_request(f"The request has {len(refs)} images; this proxy accepts at most {limits.max_images}.", code="too_many_images", param="messages")
         return list(await asyncio.gather(*(self._one(ref, limits) for ref in refs)))

@@ -202,6 +202,10 @@ class OcrEngine:
             text = " ".join(w.text for w in words)
         return OcrResult(text=" ".join(text.split()), words=words, engine=self.engine)
 
+    def cached(self, key: str) -> OcrResult | None:
+        hit = self._cache.get(key)
+        return replace(hit, cached=True) if hit is not None else None
+
     def read(self, image: Image.Image, key: str, timeout_s: float | None = None) -> OcrResult:
         """OCR in the calling thread; ``key`` is the image's content hash."""
         hit = self._cache.get(key)

@@ -1,0 +1,93 @@
+"""``mmguard eval-guard``: the guard's detection rates on rendered images of the held-out labelled set.
+
+Every held-out example (never trained on) is rendered as an image and sent
+through the same ``Guard`` the proxy runs, with the default policy and the
+instruction its style pairs with (MM-SafetyBench's for TYPO, FigStep's for
+FigStep). Reported:
+
+- harmful requests (non-professional scenarios): flagged (block or annotate) and blocked;
+- professional-advice requests: annotated, and blocked (should be none);
+- benign look-alikes and ordinary image text: blocked;
+- recall on each harder typography form of ``bench.typography``.
+
+This is the project's own held-out data, written by the same hands as the
+training data; treat its numbers as an upper bound for unseen benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from typing import Iterable, TextIO
+
+from PIL import Image
+
+from bench.render import FIGSTEP_PROMPT, MMSB_TYPO_PROMPT, to_data_url
+from bench.typography import FORMS, render_form
+from proxy.classifier.dataset import Example, load_examples
+from proxy.guard import Guard
+from proxy.ocr import shared_engine
+from proxy.policy import Policy, load_policy
+from proxy.request import ChatRequest
+from proxy.scenarios import by_id
+
+
+@dataclass
+class Tally:
+    name: str
+    total: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, decision: str) -> None:
+        self.total += 1
+        self.counts[decision] = self.counts.get(decision, 0) + 1
+
+    def rate(self, *decisions: str) -> float:
+        return sum(self.counts.get(d, 0) for d in decisions) / max(1, self.total)
+
+
+def request(images: list[Image.Image], text: str) -> ChatRequest:
+    parts = [{"type": "text", "text": text}] + [{"type": "image_url", "image_url": {"url": to_data_url(i)}} for i in images]
+    return ChatRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": parts}]})
+
+
+async def _decide(guard: Guard, policy: Policy, examples: Iterable[Example], form: str, tally: Tally) -> None:
+    prompt = FIGSTEP_PROMPT if form == "figstep" else MMSB_TYPO_PROMPT
+    for i, example in enumerate(examples):
+        outcome = await guard.inspect(request(render_form(form, example.text, seed=i), prompt), policy)
+        tally.add(outcome.decision)
+
+
+def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS)) -> list[Tally]:
+    held_out = [e for e in load_examples() if e.held_out]
+    harmful = [e for e in held_out if e.label == "harmful" and e.scenario != "ordinary" and not by_id(e.scenario).professional]
+    professional = [e for e in held_out if e.label == "harmful" and e.scenario != "ordinary" and by_id(e.scenario).professional]
+    benign = [e for e in held_out if e.label == "benign" and e.scenario != "ordinary"]
+    ordinary = [e for e in held_out if e.scenario == "ordinary"]
+    policy = load_policy(policy_ref)
+
+    async def run() -> list[Tally]:
+        guard = Guard(shared_engine())
+        tallies = []
+        for name, examples in (("harmful, TYPO", harmful), ("professional, TYPO", professional), ("benign look-alikes, TYPO", benign), ("ordinary image text, TYPO", ordinary)):
+            tally = Tally(name)
+            await _decide(guard, policy, examples, "plain", tally)
+            tallies.append(tally)
+        for form in forms:
+            if form == "plain":
+                continue
+            tally = Tally(f"harmful, {form}")
+            await _decide(guard, policy, harmful, form, tally)
+            tallies.append(tally)
+        await guard.aclose()
+        return tallies
+
+    return asyncio.run(run())
+
+
+def print_tallies(tallies: list[Tally], out: TextIO = sys.stdout) -> None:
+    out.write("guard decisions on rendered held-out examples, default policy\n")
+    out.write(f"{'set':<34}{'n':>5}{'flagged':>9}{'blocked':>9}{'annotated':>11}\n")
+    for t in tallies:
+        out.write(f"{t.name:<34}{t.total:>5}{t.rate('block', 'annotate'):>9.1%}{t.rate('block'):>9.1%}{t.rate('annotate'):>11.1%}\n")
