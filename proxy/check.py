@@ -86,6 +86,8 @@ async def check_jsonl(guard: Guard, policy: Policy, lines: Iterable[str], out: T
 def run(policy: Policy, text: str, images: list[str], jsonl: str | None, as_json: bool, out: TextIO = sys.stdout) -> int:
     async def main() -> int:
         guard = Guard(shared_engine())
+        if policy.enabled:  # load the models before timing anything: latency_ms is the guard's, not start-up's
+            await asyncio.to_thread(guard.classifier(policy).classify, ["warm-up"])
         try:
             if jsonl:
                 source = sys.stdin if jsonl == "-" else open(jsonl)
