@@ -11,7 +11,10 @@ COPY pyproject.toml README.md ./
 COPY proxy ./proxy
 COPY bench ./bench
 COPY policies ./policies
-RUN pip install --no-cache-dir .
+# torch==2.13.0 from PyPI is a CUDA build on x86_64; for the CPU build, pass the PyTorch CPU wheel index:
+#   docker build --build-arg PIP_EXTRA_INDEX_URL=<PyTorch CPU wheel index> -t mmguard .
+ARG PIP_EXTRA_INDEX_URL=
+RUN PIP_EXTRA_INDEX_URL="$PIP_EXTRA_INDEX_URL" pip install --no-cache-dir .
 
 USER mmguard
 ENV MMGUARD_HOST=0.0.0.0 MMGUARD_PORT=8000 LITELLM_LOCAL_MODEL_COST_MAP=True
