@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from proxy.policy import SEVERITY, Action, Policy, Source
 from proxy.request import ChatRequest
 from proxy.safety_prompt import Placement, apply_safety_prompt
 from proxy.scenarios import by_id
+
+log = logging.getLogger("mmguard.guard")
 
 #: How much of the conversation's user text is judged: the tail, where the live request is,
 #: long enough to hold a request split over several turns.
@@ -198,6 +201,7 @@ class Guard:
                 raise  # a bad image is the client's 400, not a guard failure
             except Exception as err:  # OCR, classifier or any other guard failure: the policy's fail mode decides
                 error = f"{type(err).__name__}: {err}"[:300]
+                log.error("guard failed (%s) under policy %s; fail mode %s", type(err).__name__, policy.name, policy.fail_mode)
                 if policy.fail_mode == "closed":
                     finding = Finding("ocr" if isinstance(err, OcrError) else "text", None, 1.0, "block", "guard_error")
                     findings = [finding]
