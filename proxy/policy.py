@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 import policies
 from proxy.scenarios import SCENARIOS, by_id
@@ -54,6 +54,9 @@ def _known(scenario_id: str) -> str:
     return scenario_id
 
 
+ScenarioId = Annotated[str, AfterValidator(_known)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -74,16 +77,11 @@ class Rule(_Strict):
     """A sure-fire match: a regex or a keyword list, tied to a scenario and an action."""
 
     name: str = Field(min_length=1)
-    scenario: str
+    scenario: ScenarioId
     action: Action = "block"
     pattern: str | None = None
     keywords: list[str] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=lambda: ["text", "ocr", "combined"])
-
-    @field_validator("scenario")
-    @classmethod
-    def _known_scenario(cls, value: str) -> str:
-        return _known(value)
 
     @field_validator("pattern")
     @classmethod
@@ -143,19 +141,12 @@ class Policy(_Strict):
     safety_prompt: SafetyPromptPolicy = Field(default_factory=SafetyPromptPolicy)
     classifier: ClassifierPolicy = Field(default_factory=ClassifierPolicy)
     sources: list[Source] = Field(default_factory=lambda: ["text", "ocr", "combined"])
-    scenarios: dict[str, ScenarioPolicy] = Field(default_factory=dict)
+    scenarios: dict[ScenarioId, ScenarioPolicy] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
     block: BlockPolicy = Field(default_factory=BlockPolicy)
     annotate: AnnotatePolicy = Field(default_factory=AnnotatePolicy)
     limits: Limits = Field(default_factory=Limits)
     fail_mode: Literal["closed", "open"] = Field("closed", description="when OCR or the classifier fails: closed blocks, open allows")
-
-    @field_validator("scenarios")
-    @classmethod
-    def _known_scenarios(cls, value: dict[str, ScenarioPolicy]) -> dict[str, ScenarioPolicy]:
-        for key in value:
-            _known(key)
-        return value
 
     def scenario(self, scenario_id: str) -> ScenarioPolicy:
         """The policy for a scenario; unlisted ones block, or annotate if professional."""
@@ -176,7 +167,7 @@ def parse_policy(raw: Any, source: str) -> Policy:
     except ValidationError as err:
         lines = [f"{source}: invalid policy"]
         for e in err.errors():
-            key = ".".join(str(p) for p in e["loc"]) or "<root>"
+            key = ".".join(str(p) for p in e["loc"] if p != "[key]") or "<root>"
             lines.append(f"  {key}: {e['msg']}")
         raise PolicyError("\n".join(lines)) from None
 
