@@ -47,6 +47,7 @@ class Head:
     scenario_weights: np.ndarray  # (scenarios, dim)
     scenario_bias: np.ndarray  # (scenarios,)
     scenarios: tuple[str, ...]
+    features: str  # the encoder output it was trained on (``encoder.FEATURES``)
 
     def harm(self, features: np.ndarray) -> np.ndarray:
         hidden = np.maximum(features @ self.hidden_weights + self.hidden_bias, 0.0)
@@ -65,6 +66,7 @@ class Head:
             scen_w=self.scenario_weights.astype(np.float16),
             scen_b=self.scenario_bias.astype(np.float32),
             scenarios=np.array(self.scenarios),
+            features=np.array(self.features),
         )
 
     @classmethod
@@ -79,6 +81,7 @@ class Head:
                 data["scen_w"].astype(np.float32),
                 data["scen_b"].astype(np.float32),
                 tuple(str(c) for c in data["scenarios"]),
+                str(data["features"]) if "features" in data.files else "unrecorded",
             )
 
 
@@ -88,6 +91,11 @@ class EmbeddingClassifier:
     def __init__(self, head: str | None = None, encoder: Encoder | None = None) -> None:
         self._head = Head.load(Path(head) if head else None)
         self._encoder = encoder or shared_encoder()
+        if self._head.features != self._encoder.features:
+            raise ValueError(
+                f"the head {head or HEAD_FILE} was trained on features {self._head.features!r}, but the encoder gives "
+                f"{self._encoder.features!r}: retrain it with `mmguard train-classifier`"
+            )
 
     def classify(self, texts: list[str]) -> list[Scores]:
         if not texts:

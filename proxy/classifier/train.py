@@ -81,6 +81,7 @@ def train(examples: list[Example], encoder: Encoder, c: float = SCENARIO_C) -> H
         scenario.coef_.astype(np.float32),
         scenario.intercept_.astype(np.float32),
         tuple(str(k) for k in scenario.classes_),
+        encoder.features,
     )
 
 
@@ -88,7 +89,7 @@ def run(out_dir: Path, c: float = SCENARIO_C, stream: TextIO = sys.stdout) -> di
     examples = load_examples()
     train_set = [e for e in examples if not e.held_out]
     test_set = [e for e in examples if e.held_out]
-    encoder = Encoder(threads=2)
+    encoder = Encoder(threads=2, dtype="float32")  # the reference features; bfloat16 serving agrees to 0.9999
     head = train(train_set, encoder, c)
     head.save(out_dir / HEAD_FILE)
     held_out = evaluate(Head.load(out_dir / HEAD_FILE), encoder, test_set)  # the saved (float16) head, as served
