@@ -1,12 +1,14 @@
 """The default classifier: MiniLM features and two small heads.
 
-``head.npz`` beside this file holds both heads (float16, about 400 KB):
+``head.npz`` beside this file holds both heads (float16, about 1.6 MB):
 
 - a harm head, one hidden layer of 128 ReLU units and a logistic output: is
   this an in-scope request at all? A linear head could not separate "regrout a
   bathroom floor" from "launder cash through a car wash" well enough: on the
   held-out set the hidden layer raised AUC from 0.981 to 0.992 and halved the
-  false positives at the same threshold;
+  false positives at the same threshold. The head is the mean of four such
+  networks trained from different seeds: one network's AUC hardly moved with
+  its seed, but its false-positive rate at 0.5 ranged from 2.7% to 5.8%;
 - a scenario head, softmax over the 13 scenarios, trained on in-scope requests
   only: which scenario is it?
 
@@ -40,18 +42,19 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Head:
-    hidden_weights: np.ndarray  # (dim, hidden)
-    hidden_bias: np.ndarray  # (hidden,)
-    harm_weights: np.ndarray  # (hidden,)
-    harm_bias: float
+    hidden_weights: np.ndarray  # (members, dim, hidden)
+    hidden_bias: np.ndarray  # (members, hidden)
+    harm_weights: np.ndarray  # (members, hidden)
+    harm_bias: np.ndarray  # (members,)
     scenario_weights: np.ndarray  # (scenarios, dim)
     scenario_bias: np.ndarray  # (scenarios,)
     scenarios: tuple[str, ...]
     features: str  # the encoder output it was trained on (``encoder.FEATURES``)
 
     def harm(self, features: np.ndarray) -> np.ndarray:
-        hidden = np.maximum(features @ self.hidden_weights + self.hidden_bias, 0.0)
-        return 1.0 / (1.0 + np.exp(-(hidden @ self.harm_weights + self.harm_bias)))
+        hidden = np.maximum(np.einsum("nd,mdh->mnh", features, self.hidden_weights) + self.hidden_bias[:, None, :], 0.0)
+        logits = np.einsum("mnh,mh->mn", hidden, self.harm_weights) + self.harm_bias[:, None]
+        return (1.0 / (1.0 + np.exp(-logits))).mean(axis=0)
 
     def scenario_probabilities(self, features: np.ndarray) -> np.ndarray:
         return _softmax(features @ self.scenario_weights.T + self.scenario_bias)
@@ -62,7 +65,7 @@ class Head:
             hid_w=self.hidden_weights.astype(np.float16),
             hid_b=self.hidden_bias.astype(np.float32),
             harm_w=self.harm_weights.astype(np.float32),
-            harm_b=np.array([self.harm_bias], np.float32),
+            harm_b=self.harm_bias.astype(np.float32),
             scen_w=self.scenario_weights.astype(np.float16),
             scen_b=self.scenario_bias.astype(np.float32),
             scenarios=np.array(self.scenarios),
@@ -73,11 +76,13 @@ class Head:
     def load(cls, path: Path | None = None) -> "Head":
         path = path or Path(str(resources.files("proxy.classifier").joinpath(HEAD_FILE)))
         with np.load(path, allow_pickle=False) as data:
+            single = data["hid_w"].ndim == 2  # a head from before the ensemble: one network
+            member = (lambda a: a[None]) if single else (lambda a: a)
             return cls(
-                data["hid_w"].astype(np.float32),
-                data["hid_b"].astype(np.float32),
-                data["harm_w"].astype(np.float32),
-                float(data["harm_b"][0]),
+                member(data["hid_w"].astype(np.float32)),
+                member(data["hid_b"].astype(np.float32)),
+                member(data["harm_w"].astype(np.float32)),
+                data["harm_b"].astype(np.float32).reshape(-1),
                 data["scen_w"].astype(np.float32),
                 data["scen_b"].astype(np.float32),
                 tuple(str(c) for c in data["scenarios"]),

@@ -25,6 +25,8 @@ REPORT_FILE = "head_report.json"
 #: (64, 128 and 512 units; penalties 0.001 to 0.1): 128 units were as good as 512 at a quarter of the size.
 HIDDEN = 128
 ALPHA = 1e-2
+#: Networks averaged in the harm head, each from its own seed (see ``embedding.py``).
+MEMBERS = 4
 #: Inverse L2 strength of the scenario head (a logistic regression).
 SCENARIO_C = 16.0
 
@@ -71,13 +73,16 @@ def train(examples: list[Example], encoder: Encoder, c: float = SCENARIO_C) -> H
     texts, targets = zip(*pairs)
     features = encoder.encode_uncached(list(texts))
     in_scope = np.array([t != BENIGN for t in targets])
-    harm = MLPClassifier(hidden_layer_sizes=(HIDDEN,), alpha=ALPHA, max_iter=300, early_stopping=True, random_state=0).fit(features, in_scope)
+    members = [
+        MLPClassifier(hidden_layer_sizes=(HIDDEN,), alpha=ALPHA, max_iter=300, early_stopping=True, random_state=seed).fit(features, in_scope)
+        for seed in range(MEMBERS)
+    ]
     scenario = LogisticRegression(C=c, max_iter=5000).fit(features[in_scope], np.array(targets)[in_scope])
     return Head(
-        harm.coefs_[0].astype(np.float32),
-        harm.intercepts_[0].astype(np.float32),
-        harm.coefs_[1][:, 0].astype(np.float32),
-        float(harm.intercepts_[1][0]),
+        np.stack([m.coefs_[0] for m in members]).astype(np.float32),
+        np.stack([m.intercepts_[0] for m in members]).astype(np.float32),
+        np.stack([m.coefs_[1][:, 0] for m in members]).astype(np.float32),
+        np.array([m.intercepts_[1][0] for m in members], np.float32),
         scenario.coef_.astype(np.float32),
         scenario.intercept_.astype(np.float32),
         tuple(str(k) for k in scenario.classes_),
@@ -89,7 +94,7 @@ def run(out_dir: Path, c: float = SCENARIO_C, stream: TextIO = sys.stdout) -> di
     examples = load_examples()
     train_set = [e for e in examples if not e.held_out]
     test_set = [e for e in examples if e.held_out]
-    encoder = Encoder(threads=2, dtype="float32")  # the reference features; bfloat16 serving agrees to 0.9999
+    encoder = Encoder(dtype="float32")  # the reference features; bfloat16 serving agrees to 0.9999
     head = train(train_set, encoder, c)
     head.save(out_dir / HEAD_FILE)
     held_out = evaluate(Head.load(out_dir / HEAD_FILE), encoder, test_set)  # the saved (float16) head, as served
@@ -97,7 +102,7 @@ def run(out_dir: Path, c: float = SCENARIO_C, stream: TextIO = sys.stdout) -> di
         "train_examples": len(train_set),
         "held_out_examples": len(test_set),
         "C": c,
-        "harm_head": {"hidden": HIDDEN, "alpha": ALPHA},
+        "harm_head": {"hidden": HIDDEN, "alpha": ALPHA, "members": MEMBERS},
         "threshold": 0.5,
         "held_out": {k: asdict(v) for k, v in held_out.items()},
     }
