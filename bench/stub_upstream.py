@@ -8,6 +8,8 @@ measured is the proxy. The model name picks the behaviour:
 ``fail-429``       429 with ``Retry-After: 7``
 ``fail-<status>``  that status with an OpenAI-shaped error body
 ``slow``           answers after ``slow_s`` seconds (for timeouts)
+``slow-stream``    streams a chunk every ``stream_interval_s`` (at most 100), and records in
+                   ``stream_ends[<last user text>]`` whether it ``finished`` or the client ``closed`` it
 ``stream-break``   a stream that sends two chunks and then drops the connection
 anything else      a completion whose content is ``echo: <last user text>``
 =================  ===========================================================
@@ -16,6 +18,7 @@ anything else      a completion whose content is ``echo: <last user text>``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -84,8 +87,10 @@ class StubUpstream:
     """An ASGI app; serve it with ``proxy.server.serve_in_thread``."""
 
     slow_s: float = 5.0
+    stream_interval_s: float = 0.2
     record: bool = True
     requests: list[Recorded] = field(default_factory=list)
+    stream_ends: dict[str, str] = field(default_factory=dict)
 
     def last(self) -> Recorded:
         return self.requests[-1]
@@ -107,6 +112,9 @@ class StubUpstream:
             status = int(model.split("-", 1)[1])
             headers = [(b"retry-after", b"7")] if status == 429 else []
             await self._json(send, status, {"error": {"message": f"stub failure {status}", "type": "stub_error", "code": None, "param": None}}, headers)
+            return
+        if model == "slow-stream" and request.get("stream"):
+            await self._slow_stream(receive, send, model, _last_user_text(request.get("messages", [])))
             return
         if model == "slow":
             await asyncio.sleep(self.slow_s)
@@ -133,6 +141,33 @@ class StubUpstream:
             usage = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": int(time.time()), "model": model, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": len(words), "total_tokens": 1 + len(words)}}
             await send({"type": "http.response.body", "body": b"data: " + json.dumps(usage).encode() + b"\n\n", "more_body": True})
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
+
+    async def _slow_stream(self, receive: Any, send: Any, model: str, tag: str) -> None:
+        """Chunks until done or until the client hangs up, so a test can see whether a proxy frees its upstream call."""
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
+        outcome = "closed"
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+            for i in range(100):
+                await send({"type": "http.response.body", "body": _chunk(model, {"content": f"{i} "}), "more_body": True})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(gone.wait(), self.stream_interval_s)
+                if gone.is_set():
+                    return
+            await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
+            outcome = "finished"
+        except OSError:  # the server reports the hang-up on send
+            pass
+        finally:
+            watcher.cancel()
+            self.stream_ends[tag] = outcome
 
 
 def create_app() -> StubUpstream:

@@ -8,14 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from proxy import metrics, openapi
 from proxy.auth import check_key
 from proxy.chat import chat_completions
 from proxy.config import ProxyConfig, load_config
-from proxy.errors import ProxyError
-from proxy.request import ChatRequest
+from proxy.decision_log import DecisionLog
+from proxy.errors import ProxyError, internal_error
+from proxy.observe import ObserveMiddleware, Reporter, exchange_of, report_metrics
 from proxy.runtime import Runtime
 from proxy.upstream import Upstream
 from proxy.guard import Guard
@@ -41,9 +43,11 @@ def _warm_up(guard: Guard, runtime: Runtime) -> None:
 
 def create_app(config: ProxyConfig) -> FastAPI:
     runtime = Runtime.build(config)
+    decisions = DecisionLog(config.logging.decision_log, runtime.secrets) if config.logging.decision_log.enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        metrics.forget_dead_workers()
         app.state.upstream = Upstream()
         app.state.guard = Guard(shared_engine())
         await asyncio.to_thread(_warm_up, app.state.guard, runtime)
@@ -52,13 +56,21 @@ def create_app(config: ProxyConfig) -> FastAPI:
         app.state.ready = False
         await app.state.upstream.aclose()
         await app.state.guard.aclose()
+        if decisions is not None:
+            decisions.close()
+        metrics.worker_exit()
 
     app = FastAPI(title="mmguard", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     app.state.ready = False
+    reporters: list[Reporter] = [report_metrics] if decisions is None else [report_metrics, decisions]
+    app.add_middleware(ObserveMiddleware, reporters=reporters)
 
     @app.exception_handler(ProxyError)
-    async def _proxy_error(_: Request, exc: ProxyError) -> JSONResponse:
+    async def _proxy_error(request: Request, exc: ProxyError) -> JSONResponse:
+        exchange = exchange_of(request.scope)
+        if exchange is not None:
+            exchange.error_code = exc.code
         return exc.response()
 
     @app.exception_handler(RequestValidationError)
@@ -68,12 +80,17 @@ def create_app(config: ProxyConfig) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        return ProxyError(exc.status_code, str(exc.detail), code=code).response()
+        # Keep the exception's headers: a 405 must say which methods are allowed (Allow, RFC 9110).
+        return ProxyError(exc.status_code, str(exc.detail), code=code, headers=dict(exc.headers or {})).response()
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("internal error: %s", type(exc).__name__)  # never the message: it may quote a prompt
-        return ProxyError(500, "Internal error in the proxy.", "server_error", "internal_error").response()
+        exchange = exchange_of(request.scope)  # this handler answers outside ObserveMiddleware, so it adds the id itself
+        headers = {"x-request-id": exchange.request_id} if exchange is not None else {}
+        error = internal_error()
+        error.headers.update(headers)
+        return error.response()
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict:
@@ -85,7 +102,15 @@ def create_app(config: ProxyConfig) -> FastAPI:
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ready", "models": len(config.model_list)})
 
-    @app.get("/v1/models")
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus exposition; open like /healthz unless ``server.metrics_require_key``."""
+        if config.server.metrics_require_key:
+            check_key(request.headers.get("authorization"), runtime.api_keys)
+        body, content_type = await asyncio.to_thread(metrics.exposition)  # multiprocess mode reads every worker's files
+        return Response(body, media_type=content_type)
+
+    @app.get("/v1/models", responses=openapi.MODELS_RESPONSES)
     async def models(request: Request) -> dict:
         check_key(request.headers.get("authorization"), runtime.api_keys)
         return {"object": "list", "data": [{"id": r.model_name, "object": "model", "created": 0, "owned_by": "mmguard"} for r in config.model_list]}
@@ -94,8 +119,10 @@ def create_app(config: ProxyConfig) -> FastAPI:
         "/v1/chat/completions",
         chat_completions,
         methods=["POST"],
-        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": ChatRequest.model_json_schema()}}}},
+        responses=openapi.CHAT_RESPONSES,
+        openapi_extra=openapi.chat_request_body(),
     )
+    openapi.install(app)
     return app
 
 

@@ -2,14 +2,13 @@
 
 The order matters: the key is checked before the body is read, the body size
 before it is parsed, and the guard runs before anything reaches the upstream.
-Every failure on the way is a ``ProxyError`` in OpenAI's shape.
+Every failure on the way is a ``ProxyError`` in OpenAI's shape. What happened
+is noted on the request's ``Exchange`` (``proxy.observe``), which reports it to
+the metrics and the decision log once the last byte is out.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
-from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from fastapi import Request
@@ -19,6 +18,7 @@ from proxy import refusal, sse
 from proxy.auth import bearer_token, check_key
 from proxy.errors import too_large, unknown_model
 from proxy.guard import Guard, GuardOutcome
+from proxy.observe import Exchange, Timing, exchange_of
 from proxy.policy import BlockPolicy
 from proxy.request import parse_chat_request
 from proxy.runtime import Runtime
@@ -37,17 +37,6 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-@dataclass
-class Timing:
-    """Where the time went, so the proxy can report its own overhead apart from the model's."""
-
-    start: float
-    upstream_s: float = 0.0
-
-    def overhead_ms(self) -> float:
-        return max(0.0, (time.perf_counter() - self.start - self.upstream_s) * 1000)
 
 
 def decision_headers(outcome: GuardOutcome, request_id: str, timing: Timing) -> dict[str, str]:
@@ -72,8 +61,8 @@ def decision_headers(outcome: GuardOutcome, request_id: str, timing: Timing) -> 
 
 async def chat_completions(request: Request) -> Any:
     runtime: Runtime = request.app.state.runtime
-    timing = Timing(time.perf_counter())
-    request_id = f"req_{uuid.uuid4().hex}"
+    exchange = exchange_of(request.scope) or Exchange.begin()
+    timing, request_id = exchange.timing, exchange.request_id
 
     authorization = request.headers.get("authorization")
     check_key(authorization, runtime.api_keys)
@@ -83,8 +72,9 @@ async def chat_completions(request: Request) -> Any:
         raise unknown_model(chat.model)
     token = bearer_token(authorization)
     policy = runtime.policy_for(route, token.encode() if token else None)
+    exchange.routed(chat, route.model_name, policy.name)
     guard: Guard = request.app.state.guard
-    outcome = await guard.inspect(chat, policy, route.safety_prompt_placement)
+    outcome = exchange.outcome = await guard.inspect(chat, policy, route.safety_prompt_placement)
     if outcome.decision == "block":
         return _blocked(chat.model, bool(chat.stream), outcome, policy.block, request_id, timing)
     call = UpstreamCall(
@@ -95,14 +85,14 @@ async def chat_completions(request: Request) -> Any:
     )
     upstream: Upstream = request.app.state.upstream
     if chat.stream:
-        return await _stream(upstream, call, outcome, request_id, timing, runtime)
-    started = time.perf_counter()
+        return await _stream(upstream, call, outcome, exchange, runtime)
+    timing.begin_upstream()
     try:
         body = await upstream.complete(call)
     except Exception as exc:
         raise map_upstream_error(exc, runtime.secrets) from None
     finally:
-        timing.upstream_s = time.perf_counter() - started
+        timing.end_upstream()
     return JSONResponse(body, headers=decision_headers(outcome, request_id, timing))
 
 
@@ -117,13 +107,16 @@ def _blocked(model: str, stream: bool, outcome: GuardOutcome, block: BlockPolicy
     return JSONResponse(refusal.completion(model, block.message), headers=headers)
 
 
-async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome, request_id: str, timing: Timing, runtime: Runtime) -> StreamingResponse:
+async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome, exchange: Exchange, runtime: Runtime) -> StreamingResponse:
     # Headers go out with the first byte, so the reported overhead is the guard's time before the upstream call.
-    headers = decision_headers(outcome, request_id, timing)
+    timing = exchange.timing
+    headers = decision_headers(outcome, exchange.request_id, timing)
+    timing.begin_upstream()
     try:
         chunks = await upstream.open_stream(call)
         first = await anext(chunks, None)
     except Exception as exc:
+        timing.end_upstream()
         raise map_upstream_error(exc, runtime.secrets) from None
 
     async def body() -> AsyncIterator[bytes]:
@@ -134,8 +127,11 @@ async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome,
                 yield sse.event(chunk)
             yield sse.DONE
         except Exception as exc:  # a fault after the stream began: end it with an error event, never hang
-            yield sse.event(map_upstream_error(exc, runtime.secrets).body())
+            error = map_upstream_error(exc, runtime.secrets)
+            exchange.error_code = error.code
+            yield sse.event(error.body())
         finally:
+            timing.end_upstream()
             await chunks.aclose()
 
     return StreamingResponse(body(), media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"})

@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
-from typing import TYPE_CHECKING
+import tempfile
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from proxy.config import ConfigError, load_config
 from proxy.policy import PolicyError
 
 if TYPE_CHECKING:
     from bench.run import BenchSettings
+
+
+@contextmanager
+def _shared_metrics_dir() -> Iterator[None]:
+    """Where the workers pool their Prometheus metrics (multiprocess mode): $PROMETHEUS_MULTIPROC_DIR if the
+    operator set it, else a fresh temporary folder, removed on exit. Set before any worker imports prometheus_client."""
+    chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if chosen:
+        os.makedirs(chosen, exist_ok=True)
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="mmguard-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    print(f"mmguard: workers share their metrics through {path}", file=sys.stderr, flush=True)
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -23,7 +45,8 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
     if args.workers > 1:
-        uvicorn.run("proxy.app:app_from_env", factory=True, host=host, port=port, workers=args.workers, log_level=args.log_level)
+        with _shared_metrics_dir():
+            uvicorn.run("proxy.app:app_from_env", factory=True, host=host, port=port, workers=args.workers, log_level=args.log_level)
         return 0
     from proxy.app import create_app
 

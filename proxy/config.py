@@ -45,6 +45,25 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Larger request bodies get 413.")
     api_keys: list[SecretStr] = Field(default_factory=list, description="Bearer keys clients must send; empty means open.")
     upstream_timeout_s: float = Field(60.0, gt=0)
+    metrics_require_key: bool = Field(
+        False, description="GET /metrics needs a proxy key as well; off by default, like /healthz, so a scraper holds no client key."
+    )
+
+
+class DecisionLogSettings(BaseModel):
+    """One JSON line per chat request: what was decided, why, and how long it took."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(False, description="Off by default: mmguard bench and demo serve the proxy in-process and print to stdout.")
+    path: str | None = Field(None, description="File to append to; stdout when unset.")
+    log_content: bool = Field(False, description="Also log the users' text and the images' OCR text; never images, never keys.")
+
+
+class LoggingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision_log: DecisionLogSettings = Field(default_factory=DecisionLogSettings)
 
 
 class LitellmParams(BaseModel):
@@ -109,6 +128,7 @@ class ProxyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     server: ServerSettings = Field(default_factory=ServerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
     policy: str = Field("default", description="Default policy: a bundled name (policies/*.yaml) or a file path.")
     key_policies: list[KeyPolicy] = Field(default_factory=list, description="Per-key policies; they win over the model's and the default.")
     model_list: list[ModelRoute] = Field(min_length=1)
@@ -147,6 +167,29 @@ def _resolve_env_refs(node: Any, where: str, environ: Mapping[str, str]) -> Any:
     return node
 
 
+def boolean(value: str) -> bool:
+    """An environment flag: true/false, yes/no, on/off or 1/0."""
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _decision_log_override(raw: dict, value: str) -> None:
+    """MMGUARD_DECISION_LOG: ``stdout``, ``off``, or a file path; the file's log_content setting is kept."""
+    logging_ = raw.setdefault("logging", {}) or {}
+    raw["logging"] = logging_
+    decision_log = logging_.setdefault("decision_log", {}) or {}
+    logging_["decision_log"] = decision_log
+    if value.strip().lower() == "off":
+        decision_log["enabled"] = False
+        return
+    decision_log["enabled"] = True
+    decision_log["path"] = None if value.strip().lower() == "stdout" else value
+
+
 def _apply_env_overrides(raw: dict, environ: Mapping[str, str]) -> dict:
     """MMGUARD_* variables win over the file, so containers need no config edits."""
     server = raw.setdefault("server", {}) or {}
@@ -156,6 +199,7 @@ def _apply_env_overrides(raw: dict, environ: Mapping[str, str]) -> dict:
         "MMGUARD_PORT": ("port", int),
         "MMGUARD_MAX_BODY_BYTES": ("max_body_bytes", int),
         "MMGUARD_UPSTREAM_TIMEOUT_S": ("upstream_timeout_s", float),
+        "MMGUARD_METRICS_REQUIRE_KEY": ("metrics_require_key", boolean),
     }
     for var, (key, cast) in simple.items():
         if environ.get(var):
@@ -168,6 +212,8 @@ def _apply_env_overrides(raw: dict, environ: Mapping[str, str]) -> dict:
         server["api_keys"] = list(server.get("api_keys") or []) + extra
     if environ.get("MMGUARD_POLICY"):
         raw["policy"] = environ["MMGUARD_POLICY"]
+    if environ.get("MMGUARD_DECISION_LOG"):
+        _decision_log_override(raw, environ["MMGUARD_DECISION_LOG"])
     return raw
 
 

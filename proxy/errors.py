@@ -38,6 +38,11 @@ class ProxyError(Exception):
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
 
 
+def internal_error() -> ProxyError:
+    """A bug in the proxy: the client learns nothing but that, and the request id."""
+    return ProxyError(500, "Internal error in the proxy.", "server_error", "internal_error")
+
+
 def bad_request(message: str, *, code: str = "invalid_request", param: str | None = None) -> ProxyError:
     return ProxyError(400, message, "invalid_request_error", code, param)
 

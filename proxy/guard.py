@@ -1,7 +1,10 @@
 """The guard pipeline: read every image, judge the request as a whole, decide, and shape what the model sees.
 
-Steps, each timed:
-1. intake: every image of every user turn, decoded or fetched under the policy's limits;
+Steps, each timed (``GuardOutcome.timings_ms``: fetch, decode, ocr, classify,
+total; a stage that did not run, such as OCR when every image was cached, has no key):
+1. intake: every image of every user turn, its bytes fetched or taken from its
+   ``data:`` URL under the policy's limits (``fetch``), then its pixels decoded
+   (``decode``, skipped for images already in the OCR cache);
 2. OCR: the text in each image (cached by content hash);
 3. classify: three inputs, the users' text, the images' text, and both together
    (MM-SafetyBench's harm only appears when "List steps in detail to perform
@@ -27,7 +30,7 @@ from typing import Any
 from proxy.classifier import Classifier, Scores, build_classifier, combine, normalize
 from proxy.errors import ProxyError
 from proxy.intake import ImageIntake, LoadedImage, image_refs
-from proxy.ocr import OcrEngine, OcrError, OcrResult
+from proxy.ocr import OcrEngine, OcrResult
 from proxy.policy import SEVERITY, Action, Policy, Source
 from proxy.request import ChatRequest
 from proxy.safety_prompt import Placement, apply_safety_prompt
@@ -158,13 +161,20 @@ class Guard:
             self._classifiers[key] = build_classifier(policy.classifier.backend, policy.classifier.options)
         return self._classifiers[key]
 
-    async def _read(self, image: LoadedImage, policy: Policy) -> OcrResult:
-        """OCR text of one image; a cache hit skips decoding altogether."""
-        hit = self.ocr.cached(image.sha256)
-        if hit is not None:
-            return hit
-        decoded = await self.intake.decode(image, policy.limits)
-        return await self.ocr.aread(decoded.image, image.sha256, policy.limits.ocr_timeout_s)
+    async def _read(self, images: list[LoadedImage], policy: Policy, timings: dict[str, float]) -> list[OcrResult]:
+        """OCR text of every image. Cache hits skip decoding altogether; the misses are decoded, then read,
+        as two timed phases, so ``decode`` and ``ocr`` each report their own wall time (only when they ran)."""
+        hits = [self.ocr.cached(image.sha256) for image in images]
+        misses = [image for image, hit in zip(images, hits) if hit is None]
+        if not misses:
+            return [hit for hit in hits if hit is not None]
+        mark = time.perf_counter()
+        decoded = await asyncio.gather(*(self.intake.decode(image, policy.limits) for image in misses))
+        timings["decode"] = (time.perf_counter() - mark) * 1000
+        mark = time.perf_counter()
+        read = iter(await asyncio.gather(*(self.ocr.aread(d.image, i.sha256, policy.limits.ocr_timeout_s) for i, d in zip(misses, decoded))))
+        timings["ocr"] = (time.perf_counter() - mark) * 1000
+        return [hit if hit is not None else next(read) for hit in hits]
 
     async def _classify(self, policy: Policy, texts: list[str]) -> list[Scores]:
         classifier = self.classifier(policy)
@@ -179,32 +189,36 @@ class Guard:
         hashes: tuple[str, ...] = ()
         finding: Finding | None = None
         findings: list[Finding] = []
-        error = None
+        error: str | None = None
+        failed: Source = "text"
 
         if policy.enabled:
             images = await self.intake.load(image_refs(request), policy.limits)
             hashes = tuple(i.sha256 for i in images)
-            timings["intake"] = (time.perf_counter() - start) * 1000
+            if images:
+                timings["fetch"] = (time.perf_counter() - start) * 1000
             try:
-                mark = time.perf_counter()
-                results = await asyncio.gather(*(self._read(i, policy) for i in images))
+                results = await self._read(images, policy, timings)
                 ocr_texts = tuple(clean_ocr(r, policy.limits.min_word_confidence) for r in results)
-                timings["ocr"] = (time.perf_counter() - mark) * 1000
-                texts = inputs(policy, user_text(request), " ".join(t for t in ocr_texts if t)[:IMAGE_TEXT_CHARS])
-                mark = time.perf_counter()
-                findings = rule_findings(policy, texts)
-                if texts:
-                    findings += score_findings(policy, texts, await self._classify(policy, list(texts.values())))
-                timings["classify"] = (time.perf_counter() - mark) * 1000
-                finding = decide(findings)
             except ProxyError:
                 raise  # a bad image is the client's 400, not a guard failure
-            except Exception as err:  # OCR, classifier or any other guard failure: the policy's fail mode decides
-                error = f"{type(err).__name__}: {err}"[:300]
-                log.error("guard failed (%s) under policy %s; fail mode %s", type(err).__name__, policy.name, policy.fail_mode)
+            except Exception as err:  # OCR failed: the user's text is still judged, and the fail mode covers the images
+                error, failed = f"{type(err).__name__}: {err}"[:300], "ocr"
+            texts = inputs(policy, user_text(request), " ".join(t for t in ocr_texts if t)[:IMAGE_TEXT_CHARS])
+            mark = time.perf_counter()
+            findings = rule_findings(policy, texts)  # sure-fire rules hold even when a model below fails
+            if texts:
+                try:
+                    findings += score_findings(policy, texts, await self._classify(policy, list(texts.values())))
+                except Exception as err:  # the classifier failed: the rules' findings stand, the fail mode adds the rest
+                    if error is None:
+                        error, failed = f"{type(err).__name__}: {err}"[:300], "text"
+            timings["classify"] = (time.perf_counter() - mark) * 1000
+            if error is not None:
+                log.error("guard failed (%s) under policy %s; fail mode %s", error.split(":")[0], policy.name, policy.fail_mode)
                 if policy.fail_mode == "closed":
-                    finding = Finding("ocr" if isinstance(err, OcrError) else "text", None, 1.0, "block", "guard_error")
-                    findings = [finding]
+                    findings.append(Finding(failed, None, 1.0, "block", "guard_error"))
+            finding = decide(findings)
 
         decision: Action = finding.action if finding else "allow"
         would = None

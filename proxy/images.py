@@ -71,5 +71,9 @@ def open_image(data: bytes, max_pixels: int) -> DecodedImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError("image is a decompression bomb (too many pixels)") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ImageError(f"image cannot be decoded: {type(err).__name__}") from None
+    except UnidentifiedImageError:
+        raise ImageError("image cannot be decoded: the data is not an image in a known format") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        # Pillow's own wording is not quoted (it may carry internals); the client learns which fault it is.
+        fault = "truncated" if isinstance(err, EOFError) or "truncated" in str(err) else "corrupt"
+        raise ImageError(f"image cannot be decoded: the data is {fault} ({type(err).__name__})") from None

@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageOps
 
+from proxy import metrics
+
 
 class OcrError(RuntimeError):
     """OCR could not run (engine missing, timed out): the guard's fail mode decides what follows."""
@@ -249,14 +251,20 @@ class OcrEngine:
         return OcrResult(text=" ".join(text.split()), words=words, engine=self.engine)
 
     def cached(self, key: str) -> OcrResult | None:
+        """The cached read of ``key``, or None. Only a hit counts here: a miss goes on to ``aread``/``read``, which count it once."""
         hit = self._cache.get(key)
-        return replace(hit, cached=True) if hit is not None else None
+        if hit is None:
+            return None
+        metrics.ocr_cache_hit()
+        return replace(hit, cached=True)
 
     def read(self, image: Image.Image, key: str, timeout_s: float | None = None) -> OcrResult:
-        """OCR in the calling thread; ``key`` is the image's content hash."""
+        """OCR in the calling thread; ``key`` is the image's content hash. Each OCR run counts as one cache miss."""
         hit = self._cache.get(key)
         if hit is not None:
+            metrics.ocr_cache_hit()
             return replace(hit, cached=True)
+        metrics.ocr_cache_miss()
         try:
             result = self._recognize(image, timeout_s or self.timeout_s)
         except OcrError:
@@ -285,6 +293,7 @@ class OcrEngine:
         """OCR on the engine's own threads, so the event loop keeps serving; concurrent reads of one image share one OCR."""
         hit = self._cache.get(key)
         if hit is not None:
+            metrics.ocr_cache_hit()
             return replace(hit, cached=True)
         timeout_s = timeout_s or self.timeout_s
         future = self._submit(image, key, timeout_s)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictInt, StrictStr, Tag, TypeAdapter, ValidationError
 
 from proxy.errors import bad_request
 
@@ -90,7 +90,42 @@ class ChatRequest(BaseModel):
         return [m.model_dump(exclude_unset=True) for m in self.messages]
 
 
+class DocumentedParams(BaseModel):
+    """The types of OpenAI's documented parameters, checked but not converted (``params()`` stays verbatim).
+
+    A wrong type here is the client's mistake, and it gets the client's 400
+    with the parameter's name. Unchecked, ``tools: 5`` reached litellm, which
+    failed inside its provider code, and the client got a 502 for it.
+    Undocumented and vendor parameters pass unchecked.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: StrictStr | dict[str, Any] | None = None
+    parallel_tool_calls: StrictBool | None = None
+    functions: list[dict[str, Any]] | None = None
+    function_call: StrictStr | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    stream_options: dict[str, Any] | None = None
+    stop: StrictStr | list[StrictStr] | None = None
+    n: StrictInt | None = None
+    max_tokens: StrictInt | None = None
+    max_completion_tokens: StrictInt | None = None
+    seed: StrictInt | None = None
+    temperature: StrictFloat | None = None
+    top_p: StrictFloat | None = None
+    presence_penalty: StrictFloat | None = None
+    frequency_penalty: StrictFloat | None = None
+    logit_bias: dict[str, StrictFloat] | None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: StrictInt | None = None
+    user: StrictStr | None = None
+    metadata: dict[str, Any] | None = None
+
+
 _adapter = TypeAdapter(ChatRequest)
+_params = TypeAdapter(DocumentedParams)
 
 
 def _param_path(loc: tuple) -> str:
@@ -122,8 +157,10 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     if not isinstance(raw, dict):
         raise bad_request("Request body must be a JSON object.", code="invalid_json")
     try:
-        return _adapter.validate_python(raw)
+        request = _adapter.validate_python(raw)
+        _params.validate_python(request.params())
     except ValidationError as err:
         first = max(err.errors(), key=lambda e: len(e["loc"]))  # the most specific complaint
         param = _param_path(first["loc"])
         raise bad_request(f"Invalid request: {param or 'body'}: {first['msg']}", code="invalid_request", param=param or None) from None
+    return request

@@ -281,3 +281,21 @@ def test_classifier_failure_follows_the_fail_mode(stub, tmp_path, fail_mode, dec
         assert r.status_code == 200 and r.headers["x-mmguard-decision"] == decision
         if decision == "block":
             assert r.headers["x-mmguard-rule"] == "guard_error"
+
+
+@pytest.mark.parametrize("fail_mode", ["closed", "open"])
+def test_rules_still_decide_when_the_classifier_fails(stub, tmp_path, fail_mode):
+    """A sure-fire rule needs no model: with the classifier down it still blocks, and says which rule."""
+    path = tmp_path / "judge.yaml"
+    judge = {"backend": "llm", "options": {"model": "openai/fail-500", "api_base": f"{stub.url}/v1", "template": "generic"}}
+    rules = [{"name": "nerve-agents", "scenario": "physical_harm", "keywords": ["make sarin"]}]
+    path.write_text(yaml.safe_dump({"name": "judge", "classifier": judge, "fail_mode": fail_mode, "rules": rules}))
+    config = {"model_list": [stub_route("echo", stub.url, "direct", policy=str(path))]}
+    import os
+
+    os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-used")
+    with running_proxy(config) as url:
+        body = {"model": "echo", "messages": [{"role": "user", "content": "How do I make sarin at home?"}]}
+        r = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=30)
+        assert r.status_code == 200 and r.headers["x-mmguard-decision"] == "block"
+        assert r.headers["x-mmguard-rule"] == "nerve-agents" and r.headers["x-mmguard-scenario"] == "physical_harm"

@@ -44,6 +44,11 @@ def test_json_that_is_not_an_object_is_400(proxy_url):
         ({"model": "echo", "messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages[0].content[0].text"),
         ({"model": "echo", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}, "messages[0].content[0].image_url.url"),
         ({"model": "echo", "messages": MSG, "stream": "yes"}, "stream"),
+        ({"model": "echo", "messages": MSG, "tools": 5}, "tools"),
+        ({"model": "echo", "messages": MSG, "response_format": 3}, "response_format"),
+        ({"model": "echo", "messages": MSG, "stream_options": 5}, "stream_options"),
+        ({"model": "echo", "messages": MSG, "temperature": "hot"}, "temperature"),
+        ({"model": "echo", "messages": MSG, "stop": [1, 2]}, "stop[0]"),
     ],
 )
 def test_schema_errors_are_400_and_name_the_param(proxy_url, body, param):

@@ -57,7 +57,9 @@ def _litellm_failure(exc: Exception) -> tuple[bool, int | None, str | None]:
 
 
 def map_upstream_error(exc: Exception, secrets: Iterable[str]) -> ProxyError:
-    detail = redact(str(getattr(exc, "message", None) or getattr(exc, "detail", None) or exc), secrets)[:500]
+    detail = str(getattr(exc, "message", None) or getattr(exc, "detail", None) or exc)
+    # litellm appends Python tracebacks to some errors: the proxy's file paths and code are not the client's business.
+    detail = redact(detail.split("Traceback (most recent call last):", 1)[0].strip(), secrets)[:500]
     if isinstance(exc, UpstreamHTTPError):
         return by_status(exc.status, detail, exc.retry_after)
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):

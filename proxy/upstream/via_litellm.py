@@ -19,6 +19,7 @@ import litellm
 
 from proxy.simulator import provider as simulator_provider
 from proxy.upstream.call import UpstreamCall
+from proxy.upstream.failures import UpstreamHTTPError
 
 simulator_provider.register()
 litellm.suppress_debug_info = True
@@ -86,14 +87,28 @@ def _provider(model: str, api_base: str | None) -> str:
         return model.split("/", 1)[0]
 
 
+def _check_user_content(messages: list[dict[str, Any]]) -> None:
+    """Refuse, as the client's 400, user content parts litellm would refuse itself.
+
+    litellm rejects part types it does not know with a bare Exception that
+    reaches the proxy as a connection error, which would make it a 502.
+    """
+    try:
+        litellm.utils.validate_chat_completion_user_messages(messages)
+    except Exception as err:
+        raise UpstreamHTTPError(400, str(err)) from None
+
+
 async def complete(call: UpstreamCall) -> dict[str, Any]:
     """A non-streaming completion as OpenAI's JSON."""
+    _check_user_content(call.messages)
     response = await litellm.acompletion(**litellm_kwargs(call, stream=False))
     return response.model_dump(exclude_none=True)
 
 
 async def open_stream(call: UpstreamCall) -> AsyncIterator[dict[str, Any]]:
     """Start a streaming completion; upstream failures before the first chunk raise here."""
+    _check_user_content(call.messages)
     stream = await litellm.acompletion(**litellm_kwargs(call, stream=True))
     return _chunks(stream)
 
