@@ -145,14 +145,38 @@ def _judge(args: argparse.Namespace) -> int:
 
 
 def _perf(args: argparse.Namespace) -> int:
-    from bench.perf import measure_text_overhead, print_report, to_json
+    from bench.perf import PerfSettings, print_report, run_perf, to_json
 
-    report = measure_text_overhead(requests=args.requests, transport=args.transport)
-    print_report(report)
+    try:
+        settings = PerfSettings(
+            parts=_comma_list(args.only), requests=args.requests, image_requests=args.image_requests,
+            concurrency=tuple(int(c) for c in _comma_list(args.concurrency)), seconds=args.seconds,
+            images=args.images, image_concurrency=args.image_concurrency, workers=args.workers, transport=args.transport,
+        )
+    except ValueError as err:  # an unknown part, a concurrency that is not a number
+        print(f"mmguard perf: {err}", file=sys.stderr)
+        return 2
+    report = run_perf(settings)
+    print_report(report, sys.stdout)
     if args.json:
         with open(args.json, "w") as f:
             f.write(to_json(report))
-    return 0
+    return 1 if report.errors else 0
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from bench.soak import SoakSettings, print_report, run_soak, to_json
+
+    report = run_soak(SoakSettings(clients=args.clients, seconds=args.seconds, sample_every=args.sample_every, workers=args.workers))
+    print_report(report, sys.stdout)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(to_json(report))
+    return 1 if report.errors else 0
+
+
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _perf_guard(args: argparse.Namespace) -> int:
@@ -238,11 +262,26 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--eval", nargs="?", const="bundled", help="measure the refusal judge against labelled answers (default: the bundled set)")
     judge.set_defaults(run=_judge)
 
-    perf = sub.add_parser("perf", help="measure the latency the proxy adds, against a loopback upstream")
-    perf.add_argument("--requests", type=int, default=1000, help="timed requests each way (after 100 warm-up)")
+    perf = sub.add_parser("perf", help="the proxy's added latency, throughput and memory, against a loopback upstream")
+    perf.add_argument("--only", default="text,images,throughput,image-throughput", help="comma list of parts: text, images, throughput, image-throughput (default: all)")
+    perf.add_argument("--requests", type=int, default=1000, help="timed text-only requests each way (after up to 100 warm-up)")
+    perf.add_argument("--image-requests", type=int, default=100, help="timed requests each way per image row (TYPO and SD+TYPO, cold and cached)")
+    perf.add_argument("--concurrency", default="1,8,32", help="comma list of concurrencies for text-only throughput")
+    perf.add_argument("--seconds", type=float, default=5.0, help="duration of each text-only throughput run, per concurrency and path")
+    perf.add_argument("--images", type=int, default=300, help="distinct TYPO images sent for image throughput")
+    perf.add_argument("--image-concurrency", type=int, default=8, help="image requests in flight for image throughput")
+    perf.add_argument("--workers", type=int, default=1, help="passed to mmguard serve --workers")
     perf.add_argument("--transport", default="auto", choices=["auto", "direct", "litellm"], help="how the proxy reaches the upstream")
     perf.add_argument("--json", help="also write the figures to this file")
     perf.set_defaults(run=_perf)
+
+    soak = sub.add_parser("soak", help="many clients for a while against a loopback upstream: errors, latency and whether memory stays flat")
+    soak.add_argument("--clients", type=int, default=32, help="concurrent clients, each with one request in flight")
+    soak.add_argument("--seconds", type=float, default=60.0, help="how long to run")
+    soak.add_argument("--sample-every", type=float, default=5.0, help="seconds between RSS samples")
+    soak.add_argument("--workers", type=int, default=1, help="passed to mmguard serve --workers")
+    soak.add_argument("--json", help="also write the figures to this file")
+    soak.set_defaults(run=_soak)
 
     perf_guard = sub.add_parser("perf-guard", help="the guard's cost per request (decode, OCR, classify) on one core")
     perf_guard.add_argument("-n", type=int, default=60, help="distinct images per measurement")
