@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager
 
@@ -48,9 +49,13 @@ def create_app(config: ProxyConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         metrics.forget_dead_workers()
-        app.state.upstream = Upstream()
+        app.state.upstream = Upstream(load_litellm=any(r.resolved_transport() == "litellm" for r in config.model_list))
         app.state.guard = Guard(shared_engine())
         await asyncio.to_thread(_warm_up, app.state.guard, runtime)
+        # Everything loaded so far (torch, transformers, litellm: ~700,000 objects) lives as long as the
+        # process. Frozen, the collector stops walking it: full collections went from 0.5 s to ~0.
+        gc.collect()
+        gc.freeze()
         app.state.ready = True
         yield
         app.state.ready = False

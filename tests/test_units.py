@@ -138,3 +138,23 @@ def test_direct_request_keeps_the_body_and_swaps_model_and_key():
     assert url == "http://h/v1/chat/completions"
     assert headers["authorization"] == "Bearer k" and headers["x-a"] == "1"
     assert body == {"top_k": 2, "model": "org/llava", "messages": [{"role": "user", "content": "q"}], "stream": True}
+
+
+def test_a_proxy_with_only_direct_routes_never_imports_litellm():
+    """litellm costs ~160 MB and 3 s; a fresh interpreter serving direct routes must not load it."""
+    import subprocess
+    import sys
+
+    script = """
+import sys, httpx
+from proxy.app import create_app
+from proxy.config import parse_config
+from proxy.server import serve_in_thread
+routes = [{"model_name": "m", "litellm_params": {"model": "openai/m", "api_base": "http://127.0.0.1:9/v1"}, "transport": "direct"}]
+config = parse_config({"policy": "unguarded", "model_list": routes}, "<test>", {})
+with serve_in_thread(create_app(config)) as url:
+    r = httpx.post(url + "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+print(r.status_code, "litellm" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["502", "False"], done.stderr[-2000:]

@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import threadpoolctl
 
 from proxy.classifier import Scores
 from proxy.classifier.encoder import Encoder, shared_encoder
@@ -96,6 +97,9 @@ class EmbeddingClassifier:
     def __init__(self, head: str | None = None, encoder: Encoder | None = None) -> None:
         self._head = Head.load(Path(head) if head else None)
         self._encoder = encoder or shared_encoder()
+        # The heads' matrix products are small, and they already run on the guard's own worker threads:
+        # BLAS threads on top of those fought them for the cores (cached images took 50 ms, not 2).
+        threadpoolctl.threadpool_limits(limits=1, user_api="blas")
         if self._head.features != self._encoder.features:
             raise ValueError(
                 f"the head {head or HEAD_FILE} was trained on features {self._head.features!r}, but the encoder gives "

@@ -9,6 +9,7 @@ Messages are cut short and scrubbed of every secret the proxy knows.
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -41,9 +42,10 @@ def timeout() -> ProxyError:
 
 
 def _litellm_failure(exc: Exception) -> tuple[bool, int | None, str | None]:
-    """(is_timeout, status, retry_after) of a litellm exception, without importing litellm here."""
-    import litellm
-
+    """(is_timeout, status, retry_after) of a litellm exception; litellm is never imported for this."""
+    litellm = sys.modules.get("litellm")
+    if litellm is None:  # not loaded, so this cannot be one of its exceptions
+        return False, None, None
     if isinstance(exc, litellm.Timeout):
         return True, None, None
     if isinstance(exc, litellm.APIConnectionError):
