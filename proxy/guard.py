@@ -114,9 +114,9 @@ def score_findings(policy: Policy, texts: dict[Source, str], scores: list[Scores
         scenario = score.scenario
         if scenario is None:
             continue
-        rule = policy.scenario(scenario)
-        if score.harm >= rule.threshold and rule.action != "allow":
-            found.append(Finding(source, scenario, score.harm, rule.action))
+        action = policy.scenario(scenario).action_for(score.harm)
+        if action is not None:
+            found.append(Finding(source, scenario, score.harm, action))
     return found
 
 

@@ -69,8 +69,34 @@ class SafetyPromptPolicy(_Strict):
 
 
 class ScenarioPolicy(_Strict):
+    """What happens when this scenario's harm score reaches ``threshold``.
+
+    ``block_from`` grades a ``block``: scores from ``threshold`` up to
+    ``block_from`` are annotated instead, so an unsure call does not refuse
+    outright but shows the image's text to the model, whose own text-level
+    alignment then decides; only sure calls are blocked. Unset, every score
+    over ``threshold`` is blocked.
+    """
+
     action: Action = "block"
     threshold: float = Field(0.5, ge=0.0, le=1.0)
+    block_from: float | None = Field(None, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _graded_block(self) -> "ScenarioPolicy":
+        if self.block_from is not None and self.action != "block":
+            raise ValueError("block_from only applies to action: block")
+        if self.block_from is not None and self.block_from < self.threshold:
+            raise ValueError(f"block_from ({self.block_from}) must not be below threshold ({self.threshold})")
+        return self
+
+    def action_for(self, score: float) -> Action | None:
+        """The action a harm score calls for, or None below the threshold."""
+        if score < self.threshold or self.action == "allow":
+            return None
+        if self.action == "block" and self.block_from is not None and score < self.block_from:
+            return "annotate"
+        return self.action
 
 
 class Rule(_Strict):

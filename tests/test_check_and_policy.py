@@ -76,6 +76,8 @@ def test_check_names_a_bad_policy_file(tmp_path):
         ({"name": "p", "fail_mode": "sideways"}, "fail_mode", "closed"),
         ({"name": "p", "limits": {"max_images": -1}}, "limits.max_images", "greater than or equal to 0"),
         ({"name": "p", "surprise": 1}, "surprise", "Extra inputs are not permitted"),
+        ({"name": "p", "scenarios": {"fraud": {"threshold": 0.6, "block_from": 0.5}}}, "scenarios.fraud", "must not be below threshold"),
+        ({"name": "p", "scenarios": {"legal_opinion": {"action": "annotate", "block_from": 0.9}}}, "scenarios.legal_opinion", "only applies to action: block"),
     ],
 )
 def test_policy_errors_name_the_key_and_the_problem(raw, key, fragment):
@@ -83,6 +85,16 @@ def test_policy_errors_name_the_key_and_the_problem(raw, key, fragment):
         parse_policy(raw, "my-policy.yaml")
     message = str(info.value)
     assert message.startswith("my-policy.yaml: invalid policy") and f"  {key}: " in message and fragment in message
+
+
+@pytest.mark.parametrize("score, action", [(0.49, None), (0.5, "annotate"), (0.69, "annotate"), (0.7, "block"), (0.99, "block")])
+def test_block_from_annotates_unsure_calls_and_blocks_sure_ones(score, action):
+    policy = parse_policy({"name": "p", "scenarios": {"fraud": {"threshold": 0.5, "block_from": 0.7}}}, "p.yaml")
+    assert policy.scenario("fraud").action_for(score) == action
+
+
+def test_without_block_from_every_flag_blocks():
+    assert parse_policy({"name": "p"}, "p.yaml").scenario("fraud").action_for(0.51) == "block"
 
 
 def test_every_bundled_policy_loads():
