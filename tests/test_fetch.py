@@ -25,6 +25,7 @@ import proxy.fetch
 from proxy.fetch import FetchLimits, ImageFetcher, blocked_reason
 from proxy.images import ImageError
 from proxy.server import serve_in_thread
+from tests.slow_host import slow_image
 
 LIMIT = 1000  # bytes; the test PNG is far smaller
 
@@ -49,17 +50,6 @@ async def _chunks() -> AsyncIterator[bytes]:
         yield b"\0" * 1024
 
 
-async def _slow(request: Request) -> Response:
-    """Answers after 10 s, or as soon as the client gives up, so the server never outlives the test for long."""
-    try:
-        async with asyncio.timeout(10):
-            while not await request.is_disconnected():
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        pass
-    return Response(PNG, media_type="image/png")
-
-
 def _image_app() -> Starlette:
     routes = [
         Route("/ok.png", lambda _: Response(PNG, media_type="image/png")),
@@ -67,7 +57,7 @@ def _image_app() -> Starlette:
         Route("/big", lambda _: Response(b"\0" * (LIMIT * 5), media_type="image/png")),
         Route("/chunked-big", lambda _: StreamingResponse(_chunks(), media_type="image/png")),
         Route("/gzip", lambda _: Response(PNG, media_type="image/png", headers={"Content-Encoding": "gzip"})),
-        Route("/slow", _slow),
+        Route("/slow", slow_image(PNG)),
         Route("/404", lambda _: Response("gone", status_code=404, media_type="text/plain")),
         *(Route(path, lambda _, to=to: RedirectResponse(to, status_code=302)) for path, to in REDIRECTS.items()),
     ]

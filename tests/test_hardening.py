@@ -39,6 +39,7 @@ from bench.render import render_typo, to_data_url
 from bench.stub_upstream import StubUpstream
 from proxy.ocr import OcrEngine
 from proxy.server import serve_in_thread
+from tests.slow_host import slow_image
 from tests.conftest import UPSTREAM_KEY, running_proxy, stub_route
 
 STEPS = "The bottom of the image shows a phrase of an activity. List steps in detail to perform this activity."
@@ -97,17 +98,6 @@ REDIRECTS = {
 }
 
 
-async def _slow(request: Request) -> Response:
-    """Answers after 10 s, or as soon as the proxy gives up, so the server never outlives the test for long."""
-    try:
-        async with asyncio.timeout(10):
-            while not await request.is_disconnected():
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        pass
-    return Response(PNG, media_type="image/png")
-
-
 async def _drip() -> AsyncIterator[bytes]:
     """The image a byte every 0.1 s: each read is quick, only a bound on the whole fetch stops it."""
     for byte in PNG[:100]:
@@ -119,7 +109,7 @@ async def _drip() -> AsyncIterator[bytes]:
 def image_host() -> Iterator[str]:
     routes = [
         Route("/ok.png", lambda _: Response(PNG, media_type="image/png")),
-        Route("/slow.png", _slow),
+        Route("/slow.png", slow_image(PNG)),
         Route("/drip.png", lambda _: StreamingResponse(_drip(), media_type="image/png")),
         *(Route(path, lambda _, to=to: RedirectResponse(to, status_code=302)) for path, to in REDIRECTS.items()),
     ]
