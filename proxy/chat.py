@@ -1,24 +1,31 @@
-"""``POST /v1/chat/completions``: read, authorize, guard, forward, answer.
+"""``POST /v1/chat/completions``: read, authorize, guard, forward, check the answer, answer.
 
 The order matters: the key is checked before the body is read, the body size
 before it is parsed, and the guard runs before anything reaches the upstream.
-Every failure on the way is a ``ProxyError`` in OpenAI's shape. What happened
-is noted on the request's ``Exchange`` (``proxy.observe``), which reports it to
-the metrics and the decision log once the last byte is out.
+The answer goes through the output check its policy chose
+(``proxy.output_check``; ``proxy.output_stream`` for streams): read before it
+is sent when the policy blocks harmful answers, after its last byte when it
+only monitors them, so monitoring never delays an answer. Every failure on the
+way is a ``ProxyError`` in OpenAI's shape. What happened is noted on the
+request's ``Exchange`` (``proxy.observe``), which reports it to the metrics and
+the decision log once the last byte is out.
 """
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator, AsyncIterator
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from proxy import refusal, sse
 from proxy.auth import bearer_token, check_key
-from proxy.errors import too_large, unknown_model
+from proxy.errors import ProxyError, too_large, unknown_model
 from proxy.guard import Guard, GuardOutcome
 from proxy.observe import Exchange, Timing, exchange_of
+from proxy.output_check import OutputCheck, answer_texts
+from proxy.output_stream import AnswerStream
 from proxy.policy import BlockPolicy
 from proxy.request import parse_chat_request
 from proxy.runtime import Runtime
@@ -76,7 +83,8 @@ async def chat_completions(request: Request) -> Any:
     guard: Guard = request.app.state.guard
     outcome = exchange.outcome = await guard.inspect(chat, policy, route.safety_prompt_placement)
     if outcome.decision == "block":
-        return _blocked(chat.model, bool(chat.stream), outcome, policy.block, request_id, timing)
+        scenario = outcome.finding.scenario if outcome.finding else None
+        return _refuse(chat.model, bool(chat.stream), policy.block, decision_headers(outcome, request_id, timing), scenario)
     call = UpstreamCall(
         route=route,
         messages=outcome.messages,
@@ -84,8 +92,9 @@ async def chat_completions(request: Request) -> Any:
         timeout_s=route.timeout_s or runtime.config.server.upstream_timeout_s,
     )
     upstream: Upstream = request.app.state.upstream
+    check = OutputCheck(guard, policy, stream=bool(chat.stream))
     if chat.stream:
-        return await _stream(upstream, call, outcome, exchange, runtime)
+        return await _stream(upstream, call, outcome, exchange, runtime, check)
     timing.begin_upstream()
     try:
         body = await upstream.complete(call)
@@ -93,13 +102,41 @@ async def chat_completions(request: Request) -> Any:
         raise map_upstream_error(exc, runtime.secrets) from None
     finally:
         timing.end_upstream()
-    return JSONResponse(body, headers=decision_headers(outcome, request_id, timing))
+    return await _answer(chat.model, body, outcome, exchange, check)
 
 
-def _blocked(model: str, stream: bool, outcome: GuardOutcome, block: BlockPolicy, request_id: str, timing: Timing) -> Any:
-    headers = decision_headers(outcome, request_id, timing)
+async def _answer(model: str, body: dict[str, Any], outcome: GuardOutcome, exchange: Exchange, check: OutputCheck) -> Any:
+    """The upstream's answer through the output check; ``x-mmguard-output`` says what became of it.
+
+    ``skipped``: no text to read (tool calls). ``deferred``: monitored, read
+    after the last byte is sent. ``pass``, ``flagged``, ``blocked``: read
+    before answering, because the policy blocks harmful answers.
+    """
+    if check.plan == "off":
+        return JSONResponse(body, headers=decision_headers(outcome, exchange.request_id, exchange.timing))
+    texts = answer_texts(body)
+    background, verdict = None, None
+    if not texts:
+        state = "skipped"
+    elif check.plan == "monitor":
+        state, background = "deferred", BackgroundTask(_judge_later, check, texts, exchange)
+    else:
+        verdict = exchange.output = await check.judge(texts)
+        state = verdict.taken
+    headers = decision_headers(outcome, exchange.request_id, exchange.timing) | {"x-mmguard-output": state}
+    if verdict is not None and verdict.taken == "blocked":
+        return _refuse(model, False, check.policy.block, headers, verdict.scenario)
+    return JSONResponse(body, headers=headers, background=background)
+
+
+async def _judge_later(check: OutputCheck, texts: list[str], exchange: Exchange) -> None:
+    exchange.output = await check.judge(texts)
+
+
+def _refuse(model: str, stream: bool, block: BlockPolicy, headers: dict[str, str], scenario: str | None) -> Any:
+    """The policy's block answer, for a blocked request or a blocked answer alike."""
     if refusal.is_error_style(block):
-        error = refusal.policy_violation(outcome.finding.scenario if outcome.finding else None)
+        error = refusal.policy_violation(scenario)
         error.headers.update(headers)
         raise error
     if stream:
@@ -107,7 +144,7 @@ def _blocked(model: str, stream: bool, outcome: GuardOutcome, block: BlockPolicy
     return JSONResponse(refusal.completion(model, block.message), headers=headers)
 
 
-async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome, exchange: Exchange, runtime: Runtime) -> StreamingResponse:
+async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome, exchange: Exchange, runtime: Runtime, check: OutputCheck) -> StreamingResponse:
     # Headers go out with the first byte, so the reported overhead is the guard's time before the upstream call.
     timing = exchange.timing
     headers = decision_headers(outcome, exchange.request_id, timing)
@@ -119,19 +156,32 @@ async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome,
         timing.end_upstream()
         raise map_upstream_error(exc, runtime.secrets) from None
 
+    answer = AnswerStream(_resume(first, chunks), check, exchange)
+    relayed = answer.relay()
+
     async def body() -> AsyncIterator[bytes]:
         try:
-            if first is not None:
-                yield sse.event(first)
-            async for chunk in chunks:
+            async for chunk in relayed:
                 yield sse.event(chunk)
             yield sse.DONE
+        except ProxyError as blocked:  # the output check stopped the stream, in the error block style
+            exchange.error_code = blocked.code
+            yield sse.event(blocked.body())
         except Exception as exc:  # a fault after the stream began: end it with an error event, never hang
             error = map_upstream_error(exc, runtime.secrets)
             exchange.error_code = error.code
             yield sse.event(error.body())
         finally:
             timing.end_upstream()
+            await relayed.aclose()
             await chunks.aclose()
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"})
+    return StreamingResponse(body(), media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"}, background=answer.background())
+
+
+async def _resume(first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]) -> AsyncGenerator[dict[str, Any], None]:
+    """The stream again from its first chunk, which was read early so that a failing upstream still gets its status."""
+    if first is not None:
+        yield first
+    async for chunk in rest:
+        yield chunk

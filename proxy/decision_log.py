@@ -2,9 +2,9 @@
 
 A line says which request (its ``x-request-id``), when, which model and policy,
 what the guard decided and why (every finding: input, scenario, score, action,
-rule), where the time went, which images (content hashes, so a repeated attack
-image can be traced without storing it), and how the request ended (status,
-error kind). By default it holds no content: no user text, no OCR text, and
+rule), what the output check made of the answer, where the time went, which
+images (content hashes, so a repeated attack image can be traced without
+storing it), and how the request ended (status, error kind). By default it holds no content: no user text, no OCR text, and
 never an image; ``log_content: true`` adds the users' text and the images' OCR
 text. Keys never appear: every configured secret (upstream keys, proxy keys)
 is scrubbed from every string, and content is also scrubbed of anything shaped
@@ -42,8 +42,18 @@ class LoggedFinding(BaseModel):
     rule: str | None
 
 
+class LoggedOutput(BaseModel):
+    """The output check's verdict on the answer: a refusal?, the harm it read, and what the proxy did (pass, flagged, blocked)."""
+
+    refused: bool
+    harm: float
+    scenario: str | None
+    action: str
+    error: str | None = None
+
+
 class Latencies(BaseModel):
-    """Milliseconds: the guard's stages, the upstream call, the proxy's own overhead, and the whole request."""
+    """Milliseconds: the guard's stages, the upstream call, the proxy's own overhead, the output check, and the whole request."""
 
     fetch: float | None = None
     decode: float | None = None
@@ -52,6 +62,7 @@ class Latencies(BaseModel):
     guard: float | None = None
     upstream: float | None = None
     overhead: float | None = None
+    output: float | None = None
     total: float | None = None
 
 
@@ -74,6 +85,7 @@ class DecisionLine(BaseModel):
     scenarios: list[str]
     findings: list[LoggedFinding]
     defenses: list[str]
+    output: LoggedOutput | None = None
     latency_ms: Latencies
     image_hashes: list[str]
     stream: bool
@@ -112,7 +124,7 @@ def _content(exchange: Exchange, secrets: Iterable[str]) -> Content:
 
 def decision_line(exchange: Exchange, log_content: bool, secrets: Iterable[str] = ()) -> DecisionLine:
     """The log line of one finished request; content, when asked for, is already scrubbed of key-shaped text."""
-    outcome = exchange.outcome
+    outcome, output = exchange.outcome, exchange.output
     timings = outcome.timings_ms if outcome else {}
     findings = [LoggedFinding(**f.as_dict()) for f in outcome.findings] if outcome else []
     return DecisionLine(
@@ -125,6 +137,7 @@ def decision_line(exchange: Exchange, log_content: bool, secrets: Iterable[str] 
         scenarios=sorted({f.scenario for f in findings if f.scenario}),
         findings=findings,
         defenses=list(outcome.defenses) if outcome else [],
+        output=LoggedOutput(refused=output.refused, harm=output.harm, scenario=output.scenario, action=output.taken, error=output.error) if output else None,
         latency_ms=Latencies(
             fetch=_round(timings.get("fetch")),
             decode=_round(timings.get("decode")),
@@ -133,6 +146,7 @@ def decision_line(exchange: Exchange, log_content: bool, secrets: Iterable[str] 
             guard=_round(timings.get("total")),
             upstream=_ms(exchange.timing.upstream_s),
             overhead=_ms(exchange.timing.overhead_s),
+            output=output.ms if output else None,
             total=_ms(exchange.duration_s),
         ),
         image_hashes=list(outcome.image_hashes) if outcome else [],

@@ -176,7 +176,8 @@ class Guard:
         timings["ocr"] = (time.perf_counter() - mark) * 1000
         return [hit if hit is not None else next(read) for hit in hits]
 
-    async def _classify(self, policy: Policy, texts: list[str]) -> list[Scores]:
+    async def classify(self, policy: Policy, texts: list[str]) -> list[Scores]:
+        """Scores of ``texts`` under the policy's classifier, in the guard's pool: the event loop never waits on a model."""
         classifier = self.classifier(policy)
         return await asyncio.get_running_loop().run_in_executor(self._pool, classifier.classify, texts)
 
@@ -209,7 +210,7 @@ class Guard:
             findings = rule_findings(policy, texts)  # sure-fire rules hold even when a model below fails
             if texts:
                 try:
-                    findings += score_findings(policy, texts, await self._classify(policy, list(texts.values())))
+                    findings += score_findings(policy, texts, await self.classify(policy, list(texts.values())))
                 except Exception as err:  # the classifier failed: the rules' findings stand, the fail mode adds the rest
                     if error is None:
                         error, failed = f"{type(err).__name__}: {err}"[:300], "text"

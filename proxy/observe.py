@@ -4,10 +4,12 @@ A pure ASGI middleware wraps ``POST /v1/chat/completions`` because it is the one
 place every ending passes through: an answer; a ``ProxyError`` that the
 exception handlers turn into a response; an unexpected exception; a stream that
 runs to ``[DONE]``, breaks, or loses its client. The route fills in an
-``Exchange`` as it goes (model, policy, guard outcome, timings); the middleware
-counts the request in flight, notes the status, stamps ``x-request-id`` on every
-response, errors included, and hands the finished exchange to its reporters
-(metrics, the decision log).
+``Exchange`` as it goes (model, policy, guard outcome, output verdict, timings);
+the middleware counts the request in flight, notes the status, stamps
+``x-request-id`` on every response, errors included, and hands the finished
+exchange to its reporters (metrics, the decision log). A check of the answer
+that runs after its last byte (a response's background task) still runs
+inside the wrapped call, so the report includes it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from proxy import metrics
 from proxy.errors import internal_error
 from proxy.guard import GuardOutcome
+from proxy.output_check import OutputVerdict
 from proxy.request import ChatRequest
 
 log = logging.getLogger("mmguard")
@@ -68,6 +71,7 @@ class Exchange:
     stream: bool = False
     chat: ChatRequest | None = None
     outcome: GuardOutcome | None = None
+    output: OutputVerdict | None = None  # the output check's verdict on the answer, when it read one
     status: int | None = None
     error_code: str | None = None  # the ProxyError code the request (or its stream) ended with
     completed: bool = False  # the last byte went out
@@ -118,6 +122,12 @@ def report_metrics(exchange: Exchange) -> None:
         for finding in outcome.findings:
             metrics.record_flag(finding.scenario, finding.action, finding.source)
         if outcome.error is not None:
+            metrics.record_error("guard_error")
+    output = exchange.output
+    if output is not None:
+        if output.flag is not None:
+            metrics.record_flag(output.scenario, output.flag, "output")
+        if output.error is not None:
             metrics.record_error("guard_error")
     if exchange.model is not None and exchange.timing.upstream_s is not None:
         metrics.record_upstream(exchange.model, exchange.timing.upstream_s)

@@ -10,7 +10,8 @@ A policy sets, per MM-SafetyBench scenario, a threshold and an action:
 to the prompt, clearly delimited, so the model's own alignment sees it) or
 ``allow``. The four professional-advice scenarios are annotated with an
 instruction to say the model is not a licensed professional, because that
-disclaimer is what MM-SafetyBench judges them by.
+disclaimer is what MM-SafetyBench judges them by. Its ``output`` section
+(``OutputPolicy``) reads the model's answer as well.
 """
 
 from __future__ import annotations
@@ -143,6 +144,44 @@ class BlockPolicy(_Strict):
     message: str = "I can't help with that. This request was blocked by a content policy."
 
 
+class OutputPolicy(_Strict):
+    """The output-side check: the model's answer, read for refusal and for harm with the policy's classifier.
+
+    ``mode``: ``off``; ``monitor`` (count and log, change nothing; the answer
+    is read after its last byte is sent, so no client waits for the check);
+    ``block`` (a harmful answer is replaced by the policy's block answer, in
+    its ``block.style``). ``stream`` says what ``block`` does to streams:
+    ``monitor`` passes chunks at once and reads the whole answer at its end;
+    ``buffer`` holds back the newest ``window_chars`` characters until a check
+    has read past them, and ends the stream with ``content_filter`` before a
+    harmful window is sent. The answer is read in windows of ``window_chars``
+    (at most 500: the default classifier reads 128 tokens, about 500
+    characters of English, and would not see the rest of a longer window);
+    ``threshold`` applies to each window's harm score.
+
+    What acts: a window at or over ``threshold`` whose scenario's action is
+    ``block``. A scenario whose action is ``annotate`` (the four
+    professional-advice ones in the bundled policies) is flagged and never
+    blocked: a model that answers a legal or medical question with a
+    disclaimer is doing what MM-SafetyBench asks of it. ``allow`` is never
+    acted on. ``block_from`` does not apply: it grades what the model is
+    shown, and an answer has no model left to show it to. A refusal is never
+    harmful output, however plainly it names what it refuses. A policy with
+    ``enabled: false`` checks no answers.
+    """
+
+    mode: Literal["off", "monitor", "block"] = "monitor"
+    stream: Literal["monitor", "buffer"] = "monitor"
+    window_chars: int = Field(400, ge=100, le=500)
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _buffer_blocks(self) -> "OutputPolicy":
+        if self.stream == "buffer" and self.mode != "block":
+            raise ValueError(f"stream: buffer holds text back in order to block it, so it needs mode: block, not {self.mode}")
+        return self
+
+
 class AnnotatePolicy(_Strict):
     instruction: str = ANNOTATE_INSTRUCTION
     professional_instruction: str = PROFESSIONAL_INSTRUCTION
@@ -171,6 +210,7 @@ class Policy(_Strict):
     rules: list[Rule] = Field(default_factory=list)
     block: BlockPolicy = Field(default_factory=BlockPolicy)
     annotate: AnnotatePolicy = Field(default_factory=AnnotatePolicy)
+    output: OutputPolicy = Field(default_factory=OutputPolicy)
     limits: Limits = Field(default_factory=Limits)
     fail_mode: Literal["closed", "open"] = Field("closed", description="when OCR or the classifier fails: closed blocks, open allows")
 

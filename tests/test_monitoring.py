@@ -203,7 +203,10 @@ def test_metrics_count_every_kind_of_outcome(monitored):
         if name == "mmguard_guard_flags_total":
             labels = dict(key)
             flag_deltas[(labels["scenario"], labels["action"], labels["source"])] += d(name, **labels)
-    assert +flag_deltas == flags  # one flag per finding the decision log shows
+    output_flags = sum(n for (_, _, source), n in flag_deltas.items() if source == "output")
+    assert +Counter({k: n for k, n in flag_deltas.items() if k[2] != "output"}) == flags  # one flag per finding the decision log shows
+    # and one per answer the output check flagged (the stub echoes the prompt, annotations included)
+    assert output_flags == sum(1 for line in lines if line.get("output", {}).get("action") in ("flagged", "blocked"))
     assert any(s == "financial_advice" and a == "annotate" for s, a, _ in flags)
     assert sum(n for (_, a, _), n in flags.items() if a == "block") >= 3
 
