@@ -84,7 +84,7 @@ class Lines:
 
 
 def measure_lines(gray: Image.Image, min_strokes: int = 8, upright: bool = False) -> Lines:
-    """Text line height and how much of the ink is text.
+    """Text line height, and how many rows belong to a picture rather than to the page.
 
     Two views of the rows. Rows with any ink: a tilted or noisy image merges
     its lines into one tall block, "unclear", and the caller deskews; once the
@@ -100,9 +100,9 @@ def measure_lines(gray: Image.Image, min_strokes: int = 8, upright: bool = False
     commonest = np.bincount(row_background.astype(np.int64), minlength=256).argmax()
     share = float(np.mean(np.abs(row_background - commonest) > 24))
     blocks = _runs(ink.mean(axis=1) > 0.004, scale)
-    runs = _runs((np.diff(ink.astype(np.int8), axis=1) != 0).sum(axis=1) >= min_strokes, scale)
     if blocks.size == 1 and blocks[0] > 0.45 * gray.height and not upright:
         return Lines(None, share)
+    runs = _runs((np.diff(ink.astype(np.int8), axis=1) != 0).sum(axis=1) >= min_strokes, scale)
     if runs.size > 1:
         runs = runs[runs <= 0.3 * gray.height] if (runs <= 0.3 * gray.height).any() else runs
     return Lines(float(np.median(runs)) if runs.size else None, share)
@@ -260,10 +260,9 @@ class OcrEngine:
 
     def read(self, image: Image.Image, key: str, timeout_s: float | None = None) -> OcrResult:
         """OCR in the calling thread; ``key`` is the image's content hash. Each OCR run counts as one cache miss."""
-        hit = self._cache.get(key)
+        hit = self.cached(key)
         if hit is not None:
-            metrics.ocr_cache_hit()
-            return replace(hit, cached=True)
+            return hit
         metrics.ocr_cache_miss()
         try:
             result = self._recognize(image, timeout_s or self.timeout_s)
@@ -291,10 +290,9 @@ class OcrEngine:
 
     async def aread(self, image: Image.Image, key: str, timeout_s: float | None = None) -> OcrResult:
         """OCR on the engine's own threads, so the event loop keeps serving; concurrent reads of one image share one OCR."""
-        hit = self._cache.get(key)
+        hit = self.cached(key)
         if hit is not None:
-            metrics.ocr_cache_hit()
-            return replace(hit, cached=True)
+            return hit
         timeout_s = timeout_s or self.timeout_s
         future = self._submit(image, key, timeout_s)
         try:
