@@ -25,7 +25,8 @@ from typing import Any, Iterable
 from pydantic import BaseModel, ConfigDict
 
 from proxy.config import ConfigError, DecisionLogSettings
-from proxy.errors import redact
+from proxy.errors import redact, remove_secrets
+from proxy.guard import user_text
 from proxy.metrics import Decision
 from proxy.observe import Exchange
 
@@ -105,9 +106,7 @@ def _ms(seconds: float | None) -> float | None:
 def _scrub(node: Any, secrets: tuple[str, ...]) -> Any:
     """Every string in ``node`` without any configured secret."""
     if isinstance(node, str):
-        for secret in secrets:
-            node = node.replace(secret, "[redacted]")
-        return node
+        return remove_secrets(node, secrets)
     if isinstance(node, dict):
         return {k: _scrub(v, secrets) for k, v in node.items()}
     if isinstance(node, list):
@@ -117,9 +116,9 @@ def _scrub(node: Any, secrets: tuple[str, ...]) -> Any:
 
 def _content(exchange: Exchange, secrets: Iterable[str]) -> Content:
     chat, outcome = exchange.chat, exchange.outcome
-    text = "\n".join(m.text() for m in chat.messages if m.role == "user" and m.text()) if chat else ""
+    text = user_text(chat, CONTENT_CHARS) if chat else ""
     texts = list(outcome.ocr_texts) if outcome else []
-    return Content(user_text=redact(text[-CONTENT_CHARS:], secrets), ocr_texts=[redact(t, secrets) for t in texts])
+    return Content(user_text=redact(text, secrets), ocr_texts=[redact(t, secrets) for t in texts])
 
 
 def decision_line(exchange: Exchange, log_content: bool, secrets: Iterable[str] = ()) -> DecisionLine:
@@ -161,7 +160,7 @@ def render(line: DecisionLine, secrets: Iterable[str] = ()) -> str:
     """The JSON text of ``line``, every configured secret scrubbed before serialising (so escaping cannot hide one).
 
     Absent fields and stages are left out; a finding keeps all its keys (``rule: null`` says no rule fired)."""
-    secrets = tuple(s for s in secrets if s and len(s) >= 4)
+    secrets = tuple(secrets)
     data = line.model_dump(exclude_none=True) | {"findings": [f.model_dump() for f in line.findings]}
     return json.dumps(_scrub(data, secrets), ensure_ascii=False, separators=(",", ":"))
 

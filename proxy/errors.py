@@ -67,13 +67,18 @@ def too_large(limit: int) -> ProxyError:
 _KEY_LIKE = re.compile(r"\b(sk|pk|rk|key|AIza)[-_A-Za-z0-9]{12,}\b")
 
 
+def remove_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` without any of the configured ``secrets`` (those shorter than 4 characters would match anywhere)."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Remove every known secret, and anything shaped like an API key, from ``text``.
 
     Upstream SDKs like to quote the key they were given ("Incorrect API key
     provided: sk-...") and the endpoint they called; neither may reach a client.
     """
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return _KEY_LIKE.sub("[redacted]", text)
+    return _KEY_LIKE.sub("[redacted]", remove_secrets(text, secrets))

@@ -73,10 +73,10 @@ class GuardOutcome:
     would: Action | None = None  # in monitor mode: what enforcing would have done
 
 
-def user_text(request: ChatRequest) -> str:
-    """The text of all user turns, joined, keeping the most recent part."""
+def user_text(request: ChatRequest, chars: int = USER_TEXT_CHARS) -> str:
+    """The text of all user turns, joined, keeping the most recent ``chars`` characters."""
     joined = "\n".join(m.text() for m in request.messages if m.role == "user" and m.text())
-    return joined[-USER_TEXT_CHARS:]
+    return joined[-chars:]
 
 
 def clean_ocr(result: OcrResult, min_confidence: float) -> str:
