@@ -190,7 +190,7 @@ class Guard:
         hashes: tuple[str, ...] = ()
         finding: Finding | None = None
         findings: list[Finding] = []
-        error: str | None = None
+        error: Exception | None = None
         failed: Source = "text"
 
         if policy.enabled:
@@ -204,7 +204,7 @@ class Guard:
             except ProxyError:
                 raise  # a bad image is the client's 400, not a guard failure
             except Exception as err:  # OCR failed: the user's text is still judged, and the fail mode covers the images
-                error, failed = f"{type(err).__name__}: {err}"[:300], "ocr"
+                error, failed = err, "ocr"
             texts = inputs(policy, user_text(request), " ".join(t for t in ocr_texts if t)[:IMAGE_TEXT_CHARS])
             mark = time.perf_counter()
             findings = rule_findings(policy, texts)  # sure-fire rules hold even when a model below fails
@@ -213,10 +213,10 @@ class Guard:
                     findings += score_findings(policy, texts, await self.classify(policy, list(texts.values())))
                 except Exception as err:  # the classifier failed: the rules' findings stand, the fail mode adds the rest
                     if error is None:
-                        error, failed = f"{type(err).__name__}: {err}"[:300], "text"
+                        error, failed = err, "text"
             timings["classify"] = (time.perf_counter() - mark) * 1000
             if error is not None:
-                log.error("guard failed (%s) under policy %s; fail mode %s", error.split(":")[0], policy.name, policy.fail_mode)
+                log.error("guard failed (%s) under policy %s; fail mode %s", type(error).__name__, policy.name, policy.fail_mode)
                 if policy.fail_mode == "closed":
                     findings.append(Finding(failed, None, 1.0, "block", "guard_error"))
             finding = decide(findings)
@@ -234,7 +234,8 @@ class Guard:
             messages = apply_safety_prompt(messages, policy.safety_prompt.text, placement)
             defenses.append("safety_prompt")
         timings["total"] = (time.perf_counter() - start) * 1000
-        return GuardOutcome(decision, policy.name, messages, tuple(defenses), finding, tuple(findings), ocr_texts, hashes, timings, error, would)
+        failure = None if error is None else f"{type(error).__name__}: {error}"[:300]
+        return GuardOutcome(decision, policy.name, messages, tuple(defenses), finding, tuple(findings), ocr_texts, hashes, timings, failure, would)
 
     async def aclose(self) -> None:
         await self.intake.aclose()
