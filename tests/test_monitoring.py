@@ -31,6 +31,7 @@ from PIL import Image
 from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.perf.processes import free_port
 from bench.render import render_typo, to_data_url
 from proxy import metrics
 from proxy.app import create_app
@@ -375,12 +376,6 @@ def test_decision_log_content_when_asked_for_still_without_keys(content_logged):
     assert "data:image" not in text  # images are never logged, only their hashes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _per_worker_requests(folder: str, model: str, scratch: Path) -> dict[str, float]:
     """mmguard_requests_total of ``model`` as each worker's own metric file holds it (a copy, read alone)."""
     counts = {}
@@ -398,7 +393,7 @@ def _per_worker_requests(folder: str, model: str, scratch: Path) -> dict[str, fl
 def test_two_workers_share_their_metrics(stub, tmp_path):
     """``mmguard serve --workers 2`` makes a metrics folder for its workers, any worker answers a scrape with
     every worker's counts, and the folder is gone when the server stops."""
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "mmguard.yaml"
     config.write_text(yaml.safe_dump({"policy": "unguarded", "model_list": [route("mp-echo", stub.url, "echo")]}))
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"} | {"TEST_UPSTREAM_KEY": UPSTREAM_KEY}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,19 +9,14 @@ import time
 import httpx
 import yaml
 
+from bench.perf.processes import free_port
 from tests.conftest import PROXY_KEY, UPSTREAM_KEY
 
 PROMPT = "zebra-marmalade-prompt-that-must-not-be-logged"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_logs_leak_no_key_and_no_prompt(stub, tmp_path):
-    port = _free_port()
+    port = free_port()
     routes = []
     for transport in ("direct", "litellm"):
         for name in ("echo", "fail-401", "fail-500", "fail-429", "fail-400", "stream-break"):
