@@ -8,7 +8,7 @@ import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TextIO
 
 from proxy.config import ConfigError, load_config
 from proxy.policy import PolicyError
@@ -157,20 +157,21 @@ def _perf(args: argparse.Namespace) -> int:
         print(f"mmguard perf: {err}", file=sys.stderr)
         return 2
     report = run_perf(settings)
-    print_report(report, sys.stdout)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(to_json(report))
-    return 1 if report.errors else 0
+    return _finish(report, print_report, to_json, args.json)
 
 
 def _soak(args: argparse.Namespace) -> int:
     from bench.soak import SoakSettings, print_report, run_soak, to_json
 
     report = run_soak(SoakSettings(clients=args.clients, seconds=args.seconds, sample_every=args.sample_every, workers=args.workers))
+    return _finish(report, print_report, to_json, args.json)
+
+
+def _finish(report: Any, print_report: Callable[[Any, TextIO], None], to_json: Callable[[Any], str], json_path: str | None) -> int:
+    """Print a perf or soak report, write its JSON if asked; exit 1 if any request failed."""
     print_report(report, sys.stdout)
-    if args.json:
-        with open(args.json, "w") as f:
+    if json_path:
+        with open(json_path, "w") as f:
             f.write(to_json(report))
     return 1 if report.errors else 0
 
