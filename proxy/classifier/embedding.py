@@ -1,6 +1,6 @@
 """The default classifier: MiniLM features and two small heads.
 
-``head.npz`` beside this file holds both heads (float16, about 1.6 MB):
+``head.npz`` beside this file holds both heads (float16, about 1.5 MB):
 
 - a harm head, one hidden layer of 128 ReLU units and a logistic output: is
   this an in-scope request at all? A linear head could not separate "regrout a
