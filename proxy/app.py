@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from proxy import metrics, openapi
 from proxy.auth import check_key
 from proxy.chat import chat_completions
+from proxy.classifier.encoder import EncoderUnavailable
 from proxy.config import ProxyConfig, load_config
 from proxy.decision_log import DecisionLog
 from proxy.errors import ProxyError, internal_error
@@ -38,6 +39,8 @@ def _warm_up(guard: Guard, runtime: Runtime) -> None:
         if policy.enabled:
             try:
                 guard.classifier(policy).classify(["warm-up"])
+            except EncoderUnavailable as err:  # our own message: what to install or set, nothing from a request
+                log.error("classifier of policy %s cannot load: %s", policy.name, err)
             except Exception as err:
                 log.error("classifier of policy %s failed its warm-up: %s", policy.name, type(err).__name__)
 

@@ -10,6 +10,7 @@ import tempfile
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TextIO
 
+from proxy.classifier.encoder import EncoderUnavailable
 from proxy.config import ConfigError, load_config
 from proxy.policy import PolicyError
 
@@ -298,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ConfigError, PolicyError) as err:
+    except (ConfigError, PolicyError, EncoderUnavailable) as err:
         print(f"mmguard: {err}", file=sys.stderr)
         return 2
 
