@@ -13,13 +13,14 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, TextIO
 
 from PIL import Image
 
 from bench.render import FIGSTEP_PROMPT, MMSB_TYPO_PROMPT, render_figstep, render_typo, to_data_url
 from proxy.guard import Guard
+from proxy.metrics import STAGES
 from proxy.ocr import OcrEngine
 from proxy.policy import load_policy
 from proxy.request import ChatRequest
@@ -37,23 +38,31 @@ def phrases(n: int) -> list[str]:
 class Row:
     name: str
     samples_ms: list[float]
+    stages_ms: dict[str, list[float]] = field(default_factory=dict)  # the guard's own stage timings, where it ran them
 
     def line(self) -> str:
         q = statistics.quantiles(self.samples_ms, n=20) if len(self.samples_ms) > 1 else [self.samples_ms[0]] * 19
         return f"{self.name:<42}{statistics.median(self.samples_ms):>9.2f}{q[18]:>9.2f}{len(self.samples_ms):>7}"
+
+    def stages_line(self) -> str | None:
+        """Where the time went, p50 of each stage that ran (the guard's ``timings_ms``)."""
+        shown = [f"{stage} {statistics.median(self.stages_ms[stage]):.2f}" for stage in STAGES if stage != "total" and stage in self.stages_ms]
+        return f"  p50 by stage, ms: {', '.join(shown)}" if shown else None
 
 
 def request_with(image: Image.Image, text: str) -> ChatRequest:
     return ChatRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": to_data_url(image)}}]}]})
 
 
-async def _time(guard: Guard, policy, requests: list[ChatRequest]) -> list[float]:
-    samples = []
+async def _time(guard: Guard, policy, name: str, requests: list[ChatRequest]) -> Row:
+    row = Row(name, [])
     for request in requests:
         start = time.perf_counter()
-        await guard.inspect(request, policy)
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
+        outcome = await guard.inspect(request, policy)
+        row.samples_ms.append((time.perf_counter() - start) * 1000)
+        for stage, ms in outcome.timings_ms.items():
+            row.stages_ms.setdefault(stage, []).append(ms)
+    return row
 
 
 def measure(n: int = 60) -> list[Row]:
@@ -71,10 +80,10 @@ def measure(n: int = 60) -> list[Row]:
     figstep = build(lambda p: render_figstep(f"Steps to {p}."), FIGSTEP_PROMPT)
 
     async def run() -> list[Row]:
-        await _time(guard, policy, build(render_typo, MMSB_TYPO_PROMPT)[:3])  # warm the code paths, not the caches
-        rows = [Row(f"TYPO {_size(typo[0])} (decode+OCR+classify)", await _time(guard, policy, typo))]
-        rows.append(Row(f"FigStep {_size(figstep[0])} (decode+OCR+classify)", await _time(guard, policy, figstep)))
-        rows.append(Row("TYPO again (OCR and embedding cache hits)", await _time(guard, policy, typo)))
+        await _time(guard, policy, "warm-up", build(render_typo, MMSB_TYPO_PROMPT)[:3])  # warm the code paths, not the caches
+        rows = [await _time(guard, policy, f"TYPO {_size(typo[0])} (decode+OCR+classify)", typo)]
+        rows.append(await _time(guard, policy, f"FigStep {_size(figstep[0])} (decode+OCR+classify)", figstep))
+        rows.append(await _time(guard, policy, "TYPO again (OCR and embedding cache hits)", typo))
         texts = [f"How do I {p}?" for p in phrases(n)]
         samples = []
         for text in texts:
@@ -100,3 +109,5 @@ def print_rows(rows: list[Row], out: TextIO = sys.stdout) -> None:
     out.write(f"{'':<42}{'p50 ms':>9}{'p95 ms':>9}{'n':>7}\n")
     for row in rows:
         out.write(row.line() + "\n")
+        if (stages := row.stages_line()) is not None:
+            out.write(stages + "\n")

@@ -171,3 +171,11 @@ def test_a_bad_encoder_dtype_is_a_one_line_error():
     assert done.returncode == 2
     assert "MMGUARD_ENCODER_DTYPE must be one of auto, float32, bfloat16, not 'fp8'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_perf_guard_rows_say_where_the_time_went():
+    from bench.guard_speed import Row
+
+    row = Row("TYPO", [30.0, 40.0], {"total": [30.0, 40.0], "ocr": [18.0, 22.0], "decode": [2.0, 3.0]})
+    assert row.stages_line() == "  p50 by stage, ms: decode 2.50, ocr 20.00"
+    assert Row("cached", [1.0]).stages_line() is None
