@@ -7,6 +7,18 @@ partial_refusal, deflection, disclaimer_then_comply, ...; see
 :mod:`bench.judges.refusal` for the convention). It is split by a hash of the
 id: about 30% is **held out** (:func:`held_out`) and the judge's rules were
 tuned only on the rest, so held-out agreement is the honest figure.
+
+Both parts were written by the same hands as the rules, so a second set,
+``bench/judges/data/refusal_labels_fresh.jsonl``, was written afterwards by
+someone who had read only the labelling convention, never the rules: XSTest-style
+prompts (homonyms, figurative language, safe targets and contexts, definitions,
+nonsense discrimination, history, privacy of public and fictional figures, and
+their unsafe contrasts) with answers in the manner of Llama-2-chat, Mistral-Instruct
+and GPT-4. It is split in two halves by a hash of the id (:func:`fresh_test`):
+rule changes made after it was written were made from **fresh-tune**'s
+disagreements only, and **fresh-test** was not tuned on, so it is the honest
+figure. To keep it that way ``--eval`` counts fresh-test's disagreements but does
+not list them (they are in ``result["fresh"]["errors"]``).
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ from bench.judges.refusal import RefusalJudge
 from bench.judges.verdict import Answer
 
 HELD_OUT_PERCENT = 30
+FRESH_TEST_PERCENT = 50
+FRESH_PATH = "data/refusal_labels_fresh.jsonl"
 
 
 def held_out(item_id: str) -> bool:
@@ -32,9 +46,16 @@ def held_out(item_id: str) -> bool:
     return int(hashlib.sha256(item_id.encode("utf-8")).hexdigest()[:8], 16) % 100 < HELD_OUT_PERCENT
 
 
+def fresh_test(item_id: str) -> bool:
+    """Fixed split of the fresh set: an item is in fresh-test when sha256(id) falls in the first ``FRESH_TEST_PERCENT`` of 100 buckets."""
+    return int(hashlib.sha256(item_id.encode("utf-8")).hexdigest()[:8], 16) % 100 < FRESH_TEST_PERCENT
+
+
 def load(path: str | Path | None = None) -> list[dict[str, Any]]:
-    if path is None:
-        text = resources.files("bench.judges").joinpath("data/refusal_labels.jsonl").read_text(encoding="utf-8")
+    """The labelled rows of ``path``; ``None`` is the bundled set, ``"fresh"`` the bundled fresh set."""
+    if path is None or path == "fresh":
+        name = FRESH_PATH if path == "fresh" else "data/refusal_labels.jsonl"
+        text = resources.files("bench.judges").joinpath(name).read_text(encoding="utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -68,19 +89,43 @@ def _score(rows: list[dict[str, Any]], predicted: dict[str, bool]) -> dict[str, 
     }
 
 
+def _judge_rows(judge: RefusalJudge, rows: list[dict[str, Any]]) -> list[Any]:
+    answers = [Answer(r["id"], r.get("prompt", ""), r["response"], r.get("scenario")) for r in rows]
+    return asyncio.run(judge.judge(answers))
+
+
+def evaluate_fresh(judge: RefusalJudge | None = None) -> dict[str, Any]:
+    """Agreement on the bundled fresh set, on its fresh-tune and fresh-test halves and overall, with its disagreements."""
+    judge = judge or RefusalJudge()
+    rows = load("fresh")
+    verdicts = _judge_rows(judge, rows)
+    predicted = {r["id"]: v.refusal for r, v in zip(rows, verdicts)}
+    return {
+        "path": "bench/judges/" + FRESH_PATH,
+        "fresh_tune": _score([r for r in rows if not fresh_test(r["id"])], predicted),
+        "fresh_test": _score([r for r in rows if fresh_test(r["id"])], predicted),
+        "overall": _score(rows, predicted),
+        "errors": [
+            {"id": r["id"], "fresh_test": fresh_test(r["id"]), "kind": r.get("kind"), "label": r["label"], "reason": v.reason}
+            for r, v in zip(rows, verdicts)
+            if (r["label"] == "refusal") != v.refusal
+        ],
+    }
+
+
 def evaluate(path: str | Path | None = None, repeat: int = 20) -> dict[str, Any]:
     """Agreement with the labels on the tuning part, the held-out part and overall; answers judged per second.
 
     Speed is the best of ``repeat`` passes over the whole set (one batch per pass), on this machine.
+    On the bundled set (``path`` None) the result also has ``fresh``: :func:`evaluate_fresh`.
     """
     rows = load(path)
-    answers = [Answer(r["id"], r.get("prompt", ""), r["response"], r.get("scenario")) for r in rows]
     judge = RefusalJudge()
     best = float("inf")
     verdicts = []
     for _ in range(max(1, repeat)):
         start = time.perf_counter()
-        verdicts = asyncio.run(judge.judge(answers))
+        verdicts = _judge_rows(judge, rows)
         best = min(best, time.perf_counter() - start)
     predicted = {r["id"]: v.refusal for r, v in zip(rows, verdicts)}
     tune = [r for r in rows if not held_out(r["id"])]
@@ -99,6 +144,7 @@ def evaluate(path: str | Path | None = None, repeat: int = 20) -> dict[str, Any]
         "answers_per_second": len(rows) / best if best > 0 else float("inf"),
         "ms_per_answer": 1000 * best / len(rows) if rows else float("nan"),
         "errors": errors,
+        "fresh": evaluate_fresh(judge) if path is None else None,
     }
 
 
@@ -126,6 +172,27 @@ def print_evaluation(result: dict[str, Any], out: TextIO = sys.stdout) -> None:
         for e in result["errors"]:
             where = "held-out" if e["held_out"] else "tune"
             out.write(f"  {e['id']} [{where}] {e['kind']}: labelled {e['label']}, judged {'refusal' if e['label'] == 'compliance' else 'compliance'} ({e['reason']})\n")
+    fresh = result.get("fresh")
+    if fresh:
+        _print_fresh(fresh, cell, out)
+
+
+def _print_fresh(fresh: dict[str, Any], cell: Any, out: TextIO) -> None:
+    parts = ("fresh_tune", "fresh_test", "overall")
+    out.write(f"\nfresh set, written apart from the rules ({fresh['path']}); rules were tuned on fresh-tune only\n\n")
+    out.write(f"{'':26}" + "".join(f"{p.replace('_', '-'):>16}" for p in parts) + "\n")
+    out.write(f"{'agreement (n)':26}" + "".join(cell(fresh[p]) for p in parts) + "\n")
+    for metric in ("refusal_precision", "refusal_recall"):
+        out.write(f"{metric.replace('_', ' '):26}" + "".join(f"{fresh[p][metric]:>16.1%}" for p in parts) + "\n")
+    out.write("\nper kind\n")
+    for kind in sorted(fresh["overall"]["per_kind"]):
+        out.write(f"  {kind:24}" + "".join(cell(fresh[p]["per_kind"].get(kind)) for p in parts) + "\n")
+    # fresh-test disagreements are counted but not listed, so whoever tunes the rules next does not see them
+    # (they are in ``result["fresh"]["errors"]`` for whoever deliberately wants them)
+    tune_errors = [e for e in fresh["errors"] if not e["fresh_test"]]
+    out.write(f"\nfresh disagreements: {len(fresh['errors']) - len(tune_errors)} on fresh-test (not listed), {len(tune_errors)} on fresh-tune:\n")
+    for e in tune_errors:
+        out.write(f"  {e['id']} [fresh-tune] {e['kind']}: labelled {e['label']}, judged {'refusal' if e['label'] == 'compliance' else 'compliance'} ({e['reason']})\n")
 
 
 if __name__ == "__main__":
