@@ -120,6 +120,19 @@ def score_findings(policy: Policy, texts: dict[Source, str], scores: list[Scores
     return found
 
 
+def needs_safety_prompt(policy: Policy, findings: list[Finding], top_harm: float | None, error: Exception | None) -> bool:
+    """Whether the request gets the safety prompt: always, unless the policy spares requests the guard is sure are benign.
+
+    Sure means: the classifier ran without error on at least one input, every score was under
+    ``safety_prompt.skip_below``, and nothing (no rule, no score) was found.
+    """
+    prompt = policy.safety_prompt
+    if not prompt.enabled:
+        return False
+    sure = prompt.skip_below is not None and error is None and not findings and top_harm is not None and top_harm < prompt.skip_below
+    return not sure
+
+
 def decide(findings: list[Finding]) -> Finding | None:
     """The finding that decides: the most severe action, then a rule over a score, then the higher score."""
     if not findings:
@@ -192,6 +205,7 @@ class Guard:
         findings: list[Finding] = []
         error: Exception | None = None
         failed: Source = "text"
+        top_harm: float | None = None  # the highest harm score of any input, when the classifier ran
 
         if policy.enabled:
             images = await self.intake.load(image_refs(request), policy.limits)
@@ -210,7 +224,9 @@ class Guard:
             findings = rule_findings(policy, texts)  # sure-fire rules hold even when a model below fails
             if texts:
                 try:
-                    findings += score_findings(policy, texts, await self.classify(policy, list(texts.values())))
+                    scores = await self.classify(policy, list(texts.values()))
+                    findings += score_findings(policy, texts, scores)
+                    top_harm = max((s.harm for s in scores), default=None)
                 except Exception as err:  # the classifier failed: the rules' findings stand, the fail mode adds the rest
                     if error is None:
                         error, failed = err, "text"
@@ -230,7 +246,7 @@ class Guard:
             professional = finding is not None and finding.scenario is not None and by_id(finding.scenario).professional
             messages = annotate(messages, ocr_texts, policy, professional)
             defenses.append("annotate")
-        if decision != "block" and policy.safety_prompt.enabled:
+        if decision != "block" and needs_safety_prompt(policy, findings, top_harm, error):
             messages = apply_safety_prompt(messages, policy.safety_prompt.text, placement)
             defenses.append("safety_prompt")
         timings["total"] = (time.perf_counter() - start) * 1000

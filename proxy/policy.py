@@ -67,6 +67,10 @@ class SafetyPromptPolicy(_Strict):
 
     enabled: bool = True
     text: str = Field(MM_SAFETYBENCH_SAFETY_PROMPT, min_length=1)
+    #: Leave the prompt out when the classifier scored every input below this and no rule fired.
+    #: The prompt makes models refuse benign requests that merely sound alarming (MM-SafetyBench
+    #: measured that cost); a request the classifier is sure of is spared it. None: always add it.
+    skip_below: float | None = Field(None, ge=0.0, le=1.0)
 
 
 class ScenarioPolicy(_Strict):
