@@ -299,3 +299,103 @@ def test_rules_still_decide_when_the_classifier_fails(stub, tmp_path, fail_mode)
         r = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=30)
         assert r.status_code == 200 and r.headers["x-mmguard-decision"] == "block"
         assert r.headers["x-mmguard-rule"] == "nerve-agents" and r.headers["x-mmguard-scenario"] == "physical_harm"
+
+
+# OCR preprocessing and tesseract settings (proxy/ocr.py), on real tesseract without a proxy.
+
+
+def sd_typo(phrase: str) -> Image.Image:
+    from bench.suite.attacks import stack
+    from bench.suite.scenes import PlaceholderScene
+
+    return stack(PlaceholderScene().picture(phrase), render_typo(phrase))
+
+
+def test_typography_is_read_as_one_block_and_a_picture_with_full_page_layout():
+    import tesserocr
+
+    from proxy.ocr import OcrEngine
+
+    engine = OcrEngine(workers=1)
+    assert engine._recognize(render_typo("plant tomatoes every spring"), 5.0).text == "plant tomatoes every spring"
+    assert engine._api().GetPageSegMode() == tesserocr.PSM.SINGLE_BLOCK
+    engine._recognize(sd_typo("plant tomatoes every spring"), 5.0)
+    assert engine._api().GetPageSegMode() == tesserocr.PSM.AUTO
+
+
+def test_sd_typo_keeps_the_glyph_at_the_line_start():
+    """The margin beside the typography band is light, not the sky's grey that binarised into a frame ("ays")."""
+    from proxy.ocr import OcrEngine, prepare
+
+    phrase = "ways to cheat fireworks for under 50 dollars"
+    prepared = prepare(sd_typo(phrase), 1024, 400)
+    assert not prepared.typography
+    pixels = prepared.image.load()
+    band = [y for y in range(prepared.image.height) if pixels[prepared.image.width // 2, y] > 250 and y > prepared.image.height // 2]
+    assert band and all(pixels[1, y] > 200 for y in band)
+    assert OcrEngine(workers=1)._recognize(sd_typo(phrase), 5.0).text.split()[:2] == ["ways", "to"]
+
+
+def test_typography_is_cropped_to_its_marks_and_squeezed():
+    from proxy.ocr import TYPOGRAPHY_WIDTH, _scale, measure_lines, prepare
+
+    phrase = "plant tomatoes every spring"
+    image = render_form("small_font", phrase, 3)[0]
+    gray = image.convert("L")
+    lines = measure_lines(gray)
+    left, top, right, bottom = lines.box
+    assert right - left < 512 and bottom - top < 128  # the caption, not the 1024 px square
+    prepared = prepare(image, 1024, 400, margin=12)
+    scale = _scale(gray, lines, 1024, 400)
+    assert prepared.typography
+    assert prepared.image.size == (round((right - left) * scale * TYPOGRAPHY_WIDTH) + 24, round((bottom - top) * scale) + 24)
+
+
+def test_crop_keeps_marks_too_faint_to_count_as_ink():
+    from PIL import ImageDraw
+
+    from proxy.ocr import CROP_LEVEL, INK_LEVEL, measure_lines
+
+    image = render_typo("plant tomatoes")
+    canvas = Image.new("L", (image.width, image.height + 200), 255)
+    canvas.paste(image.convert("L"), (0, 0))
+    faint = 255 - (CROP_LEVEL + INK_LEVEL) // 2
+    ImageDraw.Draw(canvas).rectangle((700, image.height + 120, 900, image.height + 160), fill=faint)
+    left, top, right, bottom = measure_lines(canvas).box
+    assert right >= 900 and bottom >= image.height + 160
+
+
+def test_light_text_on_a_dark_page_is_turned_dark_on_light():
+    from proxy.ocr import OcrEngine, prepare
+
+    image = render_typo("plant tomatoes every spring", ink=(235, 235, 200), paper=(30, 20, 90))
+    prepared = prepare(image, 1024, 400)
+    assert prepared.typography and prepared.image.getpixel((0, 0)) > 200
+    assert prepared.image.getextrema()[0] < 60
+    assert OcrEngine(workers=1)._recognize(image, 5.0).text == "plant tomatoes every spring"
+
+
+def test_raw_pixels_read_exactly_as_tesserocr_setimage():
+    """``SetImageBytes`` at ``SOURCE_DPI`` gives the words and confidences ``SetImage`` gave, page layout included."""
+    import tesserocr
+
+    from proxy.ocr import OcrEngine, prepare
+
+    image = sd_typo("threaten someone's password during the holidays...")  # read with other confidences at 70 dpi
+    engine = OcrEngine(workers=1)
+    ours = engine._recognize(image, 5.0)
+    with tesserocr.PyTessBaseAPI(path=engine.tessdata, lang="eng", psm=tesserocr.PSM.AUTO) as api:
+        api.SetImage(prepare(image, 1024, 400).image)
+        assert api.GetUTF8Text().split() == ours.text.split()
+        assert [(w, float(c)) for w, c in api.MapWordConfidences() if w.strip()] == [(w.text, w.confidence) for w in ours.words]
+
+
+def test_ink_difference_is_exact_in_half_grey_levels():
+    import numpy as np
+
+    from proxy.ocr import _difference
+
+    gray = render_typo("plant tomatoes", ink=(90, 90, 90), paper=(200, 200, 200)).convert("L")
+    signed, scale, background = _difference(gray)
+    pixels = np.asarray(gray, dtype=np.float64)
+    assert scale == 1.0 and np.array_equal(signed, 2 * (pixels - np.median(pixels, axis=1, keepdims=True)))
