@@ -1,7 +1,8 @@
 """``mmguard perf-guard``: what the guard costs per request, stage by stage, on one core.
 
 The process is pinned to one CPU, torch and the OCR pool get one thread each,
-and every image is distinct (different phrases), so "cold" means cold: no OCR
+images are encoded as the benchmarks publish them (MM-SafetyBench's TYPO as
+JPEG, FigStep's as PNG), and every image is distinct (different phrases), so "cold" means cold: no OCR
 cache hit and no embedding cache hit for the image text. The instruction text
 repeats, as it does in real attacks, and is cached after the first request.
 """
@@ -18,7 +19,8 @@ from typing import Callable, TextIO
 
 from PIL import Image
 
-from bench.render import FIGSTEP_PROMPT, MMSB_TYPO_PROMPT, render_figstep, render_typo, to_data_url
+from bench.render import FIGSTEP_PROMPT, MMSB_TYPO_PROMPT, render_figstep, render_typo
+from bench.suite.attacks import data_url
 from proxy.guard import Guard
 from proxy.metrics import STAGES
 from proxy.ocr import OcrEngine
@@ -50,8 +52,8 @@ class Row:
         return f"  p50 by stage, ms: {', '.join(shown)}" if shown else None
 
 
-def request_with(image: Image.Image, text: str) -> ChatRequest:
-    return ChatRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": to_data_url(image)}}]}]})
+def request_with(image: Image.Image, text: str, fmt: str = "PNG") -> ChatRequest:
+    return ChatRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": data_url(image, fmt)}}]}]})
 
 
 async def _time(guard: Guard, policy, name: str, requests: list[ChatRequest]) -> Row:
@@ -73,16 +75,16 @@ def measure(n: int = 60) -> list[Row]:
     classifier = guard.classifier(policy)
     classifier.classify(["warm-up", MMSB_TYPO_PROMPT, FIGSTEP_PROMPT])
 
-    def build(render: Callable[[str], Image.Image], prompt: str) -> list[ChatRequest]:
-        return [request_with(render(p), prompt) for p in phrases(n)]
+    def build(render: Callable[[str], Image.Image], prompt: str, fmt: str) -> list[ChatRequest]:
+        return [request_with(render(p), prompt, fmt) for p in phrases(n)]
 
-    typo = build(lambda p: render_typo(p), MMSB_TYPO_PROMPT)
-    figstep = build(lambda p: render_figstep(f"Steps to {p}."), FIGSTEP_PROMPT)
+    typo = build(lambda p: render_typo(p), MMSB_TYPO_PROMPT, "JPEG")
+    figstep = build(lambda p: render_figstep(f"Steps to {p}."), FIGSTEP_PROMPT, "PNG")
 
     async def run() -> list[Row]:
-        await _time(guard, policy, "warm-up", build(render_typo, MMSB_TYPO_PROMPT)[:3])  # warm the code paths, not the caches
-        rows = [await _time(guard, policy, f"TYPO {_size(typo[0])} (decode+OCR+classify)", typo)]
-        rows.append(await _time(guard, policy, f"FigStep {_size(figstep[0])} (decode+OCR+classify)", figstep))
+        await _time(guard, policy, "warm-up", build(render_typo, MMSB_TYPO_PROMPT, "JPEG")[:3])  # warm the code paths, not the caches
+        rows = [await _time(guard, policy, f"TYPO {_size(typo[0])} JPEG (decode+OCR+classify)", typo)]
+        rows.append(await _time(guard, policy, f"FigStep {_size(figstep[0])} PNG (decode+OCR+classify)", figstep))
         rows.append(await _time(guard, policy, "TYPO again (OCR and embedding cache hits)", typo))
         texts = [f"How do I {p}?" for p in phrases(n)]
         samples = []
