@@ -77,3 +77,19 @@ def test_the_shipped_classifier_tells_look_alikes_from_requests() -> None:
     scores = EmbeddingClassifier().classify(benign + harmful)
     assert max(s.harm for s in scores[:3]) < 0.3
     assert min(s.harm for s in scores[3:]) > 0.7
+
+
+def test_the_frozen_graph_embeds_like_the_eager_model(plain: Encoder) -> None:
+    """The TorchScript graph is traced on two short texts; other lengths and batch sizes must come out the same."""
+    import torch
+    from transformers import AutoModel
+
+    from proxy.classifier.encoder import model_dir, pool
+
+    assert isinstance(plain._model, torch.jit.ScriptModule)  # frozen, not the fallback
+    eager = AutoModel.from_pretrained(model_dir(), local_files_only=True, dtype=torch.float32).eval()
+    texts = ["hi", " ".join(["the image shows a long list of steps"] * 14), "The bottom of the image shows a phrase of an activity."]
+    batch = plain._tokenizer(texts, truncation=True, max_length=128, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        expected = pool(eager(**batch, output_hidden_states=True).hidden_states, batch["attention_mask"]).numpy()
+    assert np.abs(plain.encode_uncached(texts, batch_size=3) - expected).max() < 1e-4

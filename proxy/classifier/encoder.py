@@ -25,11 +25,13 @@ image's text and the combined input together cost little more than one.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from pathlib import Path
 
@@ -40,6 +42,8 @@ from proxy.classifier.adapter import fingerprint, merge
 
 if TYPE_CHECKING:
     import torch
+
+log = logging.getLogger("mmguard.classifier")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -91,6 +95,40 @@ def pool(hidden_states: tuple[torch.Tensor, ...], attention_mask: torch.Tensor) 
     return torch.cat([torch.nn.functional.normalize(p, dim=-1) for p in pooled], dim=-1)
 
 
+def frozen(model: Any, tokenizer: Any) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
+    """The model traced and frozen with TorchScript, or as it is if that fails.
+
+    Freezing folds the weights into the graph and lets oneDNN keep them packed
+    for its kernels: 6.4 ms instead of 7.2 for an image's text and the
+    combined input on one core. The trace is made on a padded batch, so the
+    graph keeps the attention mask's path; shapes stay free (checked on
+    batches of one to three texts of 5 to 32 tokens: the same hidden states to
+    bfloat16's rounding).
+    """
+    import torch
+
+    class HiddenStates(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, return_dict=False)[-1]
+
+    plain = HiddenStates().eval()
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")  # the tracer's notes about Python values it fixed (none matter here)
+            example = tokenizer(["a", "an example with padding"], padding=True, return_tensors="pt")
+            traced = torch.jit.trace(plain, (example["input_ids"], example["attention_mask"]), strict=False, check_trace=False)
+            graph = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+            graph(example["input_ids"], example["attention_mask"])
+        return graph
+    except Exception as err:  # a torch or transformers version the tracer cannot follow: slower, still right
+        log.warning("encoder runs without TorchScript (%s: %s)", type(err).__name__, err)
+        return plain
+
+
 class Encoder:
     """Text -> ``DIM`` floats. Thread-safe; torch runs one intra-op thread per call.
 
@@ -117,7 +155,7 @@ class Encoder:
             self.features = f"{FEATURES}+adapter-{fingerprint(adapter_path)}"
         elif adapter != "default" and adapter_path is not None:
             raise EncoderUnavailable(f"no adapter file at {adapter_path}")
-        self._model = model.to(getattr(torch, self.dtype)).eval()
+        self._model = frozen(model.to(getattr(torch, self.dtype)).eval(), self._tokenizer)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -127,7 +165,7 @@ class Encoder:
         torch = self._torch
         with torch.inference_mode():
             batch = self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt")
-            hidden = self._model(**batch, output_hidden_states=True).hidden_states
+            hidden = self._model(batch["input_ids"], batch["attention_mask"])
             return pool(hidden, batch["attention_mask"]).numpy().astype(np.float32)
 
     def encode(self, texts: list[str]) -> np.ndarray:
