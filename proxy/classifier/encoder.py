@@ -17,10 +17,10 @@ float32's to a cosine of 0.9999, so one head serves both. Elsewhere bfloat16
 is emulated and slower, so float32 stays. ``MMGUARD_ENCODER_DTYPE`` forces
 either. (int8 dynamic quantization was tried too: 4 ms, but its embeddings
 moved enough to cost the head 2 to 3 points of precision and recall.) The
-texts of one request that are not cached go through the model in one padded
-batch, padding masked out of the mean: a forward pass on a short text is
-mostly reading the weights (about 4 ms for 6 tokens, 6 ms for 36), so the
-image's text and the combined input together cost little more than one.
+texts of one request that are not cached go through the model together,
+packed into one sequence (``Packed``): a forward pass on short texts is
+mostly reading the weights, so the image's text and the combined input
+together cost little more than one.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -95,15 +96,51 @@ def pool(hidden_states: tuple[torch.Tensor, ...], attention_mask: torch.Tensor) 
     return torch.cat([torch.nn.functional.normalize(p, dim=-1) for p in pooled], dim=-1)
 
 
-def frozen(model: Any, tokenizer: Any) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
-    """The model traced and frozen with TorchScript, or as it is if that fails.
+@dataclass(frozen=True)
+class Packed:
+    """Several texts as one sequence that attends only within each text (a block-diagonal mask).
+
+    A request's texts are short and of unequal length (the image's text, then
+    the instruction joined with it); padded into a batch, a third of the rows
+    computed were padding. Packed, none are, and each text's hidden states are
+    what it would get alone: positions restart at every text and no token sees
+    another text's.
+    """
+
+    input_ids: torch.Tensor  # (1, n)
+    attention_mask: torch.Tensor  # (1, 1, n, n), 0 within a text, the dtype's minimum across texts
+    position_ids: torch.Tensor  # (1, n)
+    segments: torch.Tensor  # (texts, n), 1 where a token belongs to that text
+
+
+def pack(token_ids: list[list[int]], dtype: torch.dtype) -> Packed:
+    import torch
+
+    lengths = torch.tensor([len(ids) for ids in token_ids])
+    owner = torch.repeat_interleave(torch.arange(len(token_ids)), lengths)
+    segments = (owner[None, :] == torch.arange(len(token_ids))[:, None]).float()
+    apart = owner[:, None] != owner[None, :]
+    mask = torch.zeros(1, 1, owner.numel(), owner.numel(), dtype=dtype).masked_fill(apart, torch.finfo(dtype).min)
+    positions = torch.cat([torch.arange(n) for n in lengths.tolist()])[None, :]
+    return Packed(torch.tensor([[t for ids in token_ids for t in ids]]), mask, positions, segments)
+
+
+def pool_packed(hidden_states: tuple[torch.Tensor, ...], segments: torch.Tensor) -> torch.Tensor:
+    """``pool`` for packed texts: each text's tokens averaged, per layer, L2-normalised, concatenated."""
+    import torch
+
+    share = segments / segments.sum(1, keepdim=True)
+    pooled = [share @ hidden_states[layer][0].float() for layer in LAYERS]
+    return torch.cat([torch.nn.functional.normalize(p, dim=-1) for p in pooled], dim=-1)
+
+
+def frozen(model: Any, dtype: torch.dtype) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
+    """The model, for packed input, traced and frozen with TorchScript, or as it is if that fails.
 
     Freezing folds the weights into the graph and lets oneDNN keep them packed
     for its kernels: 6.4 ms instead of 7.2 for an image's text and the
-    combined input on one core. The trace is made on a padded batch, so the
-    graph keeps the attention mask's path; shapes stay free (checked on
-    batches of one to three texts of 5 to 32 tokens: the same hidden states to
-    bfloat16's rounding).
+    combined input on one core. Shapes stay free: a test checks the graph
+    against the eager model on lengths and counts it was not traced on.
     """
     import torch
 
@@ -112,17 +149,25 @@ def frozen(model: Any, tokenizer: Any) -> Callable[[torch.Tensor, torch.Tensor],
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, return_dict=False)[-1]
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            # token types given, not taken from the model's buffer, which stops at 512 tokens
+            return self.model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                token_type_ids=torch.zeros_like(input_ids),
+                output_hidden_states=True,
+                return_dict=False,
+            )[-1]
 
     plain = HiddenStates().eval()
     try:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")  # the tracer's notes about Python values it fixed (none matter here)
-            example = tokenizer(["a", "an example with padding"], padding=True, return_tensors="pt")
-            traced = torch.jit.trace(plain, (example["input_ids"], example["attention_mask"]), strict=False, check_trace=False)
-            graph = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-            graph(example["input_ids"], example["attention_mask"])
+            example = pack([[101, 1037, 102], [101, 2019, 2742, 2007, 102]], dtype)
+            inputs = (example.input_ids, example.attention_mask, example.position_ids)
+            graph = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(plain, inputs, strict=False, check_trace=False)))
+            graph(*inputs)
         return graph
     except Exception as err:  # a torch or transformers version the tracer cannot follow: slower, still right
         log.warning("encoder runs without TorchScript (%s: %s)", type(err).__name__, err)
@@ -155,18 +200,19 @@ class Encoder:
             self.features = f"{FEATURES}+adapter-{fingerprint(adapter_path)}"
         elif adapter != "default" and adapter_path is not None:
             raise EncoderUnavailable(f"no adapter file at {adapter_path}")
-        self._model = frozen(model.to(getattr(torch, self.dtype)).eval(), self._tokenizer)
+        self._model = frozen(model.to(getattr(torch, self.dtype)).eval(), getattr(torch, self.dtype))
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def _forward(self, texts: list[str]) -> np.ndarray:
-        """One forward pass over ``texts``, padded to the longest; padding is masked out of the mean."""
+        """One forward pass over ``texts``, packed into one sequence (``Packed``)."""
         torch = self._torch
         with torch.inference_mode():
-            batch = self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt")
-            hidden = self._model(batch["input_ids"], batch["attention_mask"])
-            return pool(hidden, batch["attention_mask"]).numpy().astype(np.float32)
+            token_ids = self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
+            packed = pack(token_ids, getattr(torch, self.dtype))
+            hidden = self._model(packed.input_ids, packed.attention_mask, packed.position_ids)
+            return pool_packed(hidden, packed.segments).numpy().astype(np.float32)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embeddings of ``texts`` in order, computing only those not cached."""
@@ -191,17 +237,23 @@ class Encoder:
             out = [vectors[t] if v is None else v for t, v in zip(texts, out)]
         return np.stack(out) if out else np.zeros((0, DIM), np.float32)
 
-    def encode_uncached(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def encode_uncached(self, texts: list[str], tokens_per_pass: int = 512) -> np.ndarray:
         """For training and evaluation: many texts, not filling the serving cache.
 
-        Texts are batched by length, so that little padding is computed."""
+        Texts of similar length are packed together up to ``tokens_per_pass``:
+        attention grows with the square of a pass's length, and past a few
+        hundred tokens it is mostly spent on pairs the mask throws away."""
         if not texts:
             return np.zeros((0, DIM), np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        lengths = [len(ids) for ids in self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]]
         out = np.zeros((len(texts), DIM), np.float32)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            out[chunk] = self._forward([texts[i] for i in chunk])
+        chunk: list[int] = []
+        for i in sorted(range(len(texts)), key=lengths.__getitem__):
+            if chunk and sum(lengths[j] for j in chunk) + lengths[i] > tokens_per_pass:
+                out[chunk] = self._forward([texts[j] for j in chunk])
+                chunk = []
+            chunk.append(i)
+        out[chunk] = self._forward([texts[j] for j in chunk])
         return out
 
 
