@@ -143,6 +143,7 @@ def frozen(model: Any, dtype: torch.dtype) -> Callable[[torch.Tensor, torch.Tens
     against the eager model on lengths and counts it was not traced on.
     """
     import torch
+    from transformers.utils import logging as hf_logging
 
     class HiddenStates(torch.nn.Module):
         def __init__(self) -> None:
@@ -161,6 +162,8 @@ def frozen(model: Any, dtype: torch.dtype) -> Callable[[torch.Tensor, torch.Tens
             )[-1]
 
     plain = HiddenStates().eval()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # tracing reads every attribute, and the unused loss_type one complains
     try:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")  # the tracer's notes about Python values it fixed (none matter here)
@@ -172,6 +175,8 @@ def frozen(model: Any, dtype: torch.dtype) -> Callable[[torch.Tensor, torch.Tens
     except Exception as err:  # a torch or transformers version the tracer cannot follow: slower, still right
         log.warning("encoder runs without TorchScript (%s: %s)", type(err).__name__, err)
         return plain
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 class Encoder:
