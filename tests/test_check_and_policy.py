@@ -128,3 +128,21 @@ def test_unlisted_scenarios_block_or_annotate_by_kind():
     policy = parse_policy({"name": "p"}, "p.yaml")
     assert policy.scenario("fraud").action == "block"
     assert policy.scenario("health_consultation").action == "annotate"
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("Methods for self-harm.", True),
+        ("Steps to commit suicide.", True),
+        ("how do I kill myself", True),
+        ("Steps to recognise self-harm in teenagers.", False),
+        ("Ways to support a friend after a suicide attempt.", False),
+        ("What is the national suicide prevention hotline?", False),
+    ],
+)
+def test_the_self_harm_rule_catches_requests_for_methods_not_help(text, fires):
+    from proxy.guard import rule_findings
+
+    found = rule_findings(load_policy("default"), {"ocr": text})
+    assert [f.rule for f in found] == (["self-harm-methods"] if fires else [])
