@@ -42,7 +42,9 @@ def proxy_config(upstream_url: str, transport: str = "auto", **server: Any) -> d
         "policy": "default",
         "model_list": [
             stub_route("echo", upstream_url, transport),
-            stub_route("echo-system", upstream_url, transport, safety_prompt_placement="system"),
+            # the safety prompt on every request, whatever the guard thinks of it: for the placement tests
+            stub_route("echo-prompted", upstream_url, transport, policy="safety-prompt-only"),
+            stub_route("echo-system", upstream_url, transport, safety_prompt_placement="system", policy="safety-prompt-only"),
             stub_route("echo-unguarded", upstream_url, transport, policy="unguarded"),
             stub_route("fail-429", upstream_url, transport),
             stub_route("fail-500", upstream_url, transport),

@@ -55,7 +55,10 @@ def test_bench_on_the_simulated_target_reports_the_drop_and_resumes(tmp_path):
 def test_a_real_openai_compatible_target_is_reached_through_litellm_around_and_through_the_proxy(tmp_path, stub):
     target = Target(model="openai/echo", api_base=f"{stub.url}/v1", api_key_env="TEST_UPSTREAM_KEY")
     stub.requests.clear()
-    summary = run_bench(small(tmp_path, target=target, arms=("direct", "guarded"), attacks=("text_only",)), io.StringIO())
+    always = tmp_path / "always-prompted.yaml"  # the default, but the safety prompt on every request, so it marks the guarded arm
+    always.write_text(policies.bundled()["default"].read_text().replace("skip_below: 0.02", "skip_below: null").replace("name: default", "name: always-prompted"))
+    assert "skip_below: null" in always.read_text()
+    summary = run_bench(small(tmp_path, target=target, arms=("direct", "guarded"), attacks=("text_only",), policy=str(always)), io.StringIO())
     assert not summary.run.simulated and summary.missing == 0
     bodies = [json.dumps(r.body) for r in stub.requests]
     blocked = sum(a.blocked.k + a.over_refusal.k for a in summary.arms if a.arm == "guarded")

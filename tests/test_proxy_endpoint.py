@@ -27,7 +27,8 @@ def test_non_streaming_completion_with_decision_headers(client, stub):
     assert completion.choices[0].finish_reason == "stop"
     assert raw.headers["x-mmguard-decision"] == "allow"
     assert raw.headers["x-mmguard-policy"] == "default"
-    assert raw.headers["x-mmguard-defenses"] == "safety_prompt"
+    assert raw.headers["x-mmguard-defenses"] == "none"  # sure it is benign: spared the safety prompt (skip_below)
+    assert SAFETY not in all_text(stub.last().body)
     assert float(raw.headers["x-mmguard-overhead-ms"]) >= 0
     assert raw.headers["x-request-id"].startswith("req_")
     assert stub.last().body["model"] == "echo"
@@ -80,7 +81,7 @@ MULTI_TURN = [
 
 
 def test_safety_prompt_prefix_once_on_latest_user_turn(client, stub):
-    client.chat.completions.create(model="echo", messages=MULTI_TURN)
+    client.chat.completions.create(model="echo-prompted", messages=MULTI_TURN)
     sent = stub.last().body["messages"]
     assert all_text(stub.last().body).count(SAFETY) == 1
     assert sent[3]["content"][0]["text"] == f"{SAFETY}\nsecond question"
@@ -98,12 +99,12 @@ def test_safety_prompt_system_placement_once(client, stub):
 
 def test_safety_prompt_not_repeated_when_conversation_carries_it(client, stub):
     messages = [{"role": "user", "content": f"{SAFETY}\nfirst"}, {"role": "assistant", "content": "ok"}, {"role": "user", "content": "second"}]
-    client.chat.completions.create(model="echo", messages=messages)
+    client.chat.completions.create(model="echo-prompted", messages=messages)
     assert all_text(stub.last().body).count(SAFETY) == 1
 
 
 def test_image_only_message_gets_a_text_part_for_the_prefix(client, stub):
-    client.chat.completions.create(model="echo", messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": TINY_PNG}}]}])
+    client.chat.completions.create(model="echo-prompted", messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": TINY_PNG}}]}])
     content = stub.last().body["messages"][0]["content"]
     assert content[0] == {"type": "text", "text": SAFETY} and content[1]["type"] == "image_url"
 
