@@ -32,9 +32,8 @@ import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable
-
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -87,13 +86,17 @@ def resolve_dtype(dtype: str) -> str:
     return dtype
 
 
-def pool(hidden_states: tuple[torch.Tensor, ...], attention_mask: torch.Tensor) -> torch.Tensor:
-    """The features: each of ``LAYERS`` mean-pooled over the real tokens, L2-normalised, concatenated."""
+def _features(means: list[torch.Tensor]) -> torch.Tensor:
+    """The features from each of ``LAYERS``' token means: each L2-normalised, then concatenated."""
     import torch
 
+    return torch.cat([torch.nn.functional.normalize(m, dim=-1) for m in means], dim=-1)
+
+
+def pool(hidden_states: tuple[torch.Tensor, ...], attention_mask: torch.Tensor) -> torch.Tensor:
+    """The features of a padded batch: each of ``LAYERS`` mean-pooled over the real tokens."""
     mask = attention_mask.unsqueeze(-1).float()
-    pooled = [(hidden_states[layer].float() * mask).sum(1) / mask.sum(1) for layer in LAYERS]
-    return torch.cat([torch.nn.functional.normalize(p, dim=-1) for p in pooled], dim=-1)
+    return _features([(hidden_states[layer].float() * mask).sum(1) / mask.sum(1) for layer in LAYERS])
 
 
 @dataclass(frozen=True)
@@ -126,12 +129,9 @@ def pack(token_ids: list[list[int]], dtype: torch.dtype) -> Packed:
 
 
 def pool_packed(hidden_states: tuple[torch.Tensor, ...], segments: torch.Tensor) -> torch.Tensor:
-    """``pool`` for packed texts: each text's tokens averaged, per layer, L2-normalised, concatenated."""
-    import torch
-
+    """``pool`` for packed texts: each text's tokens averaged, per layer."""
     share = segments / segments.sum(1, keepdim=True)
-    pooled = [share @ hidden_states[layer][0].float() for layer in LAYERS]
-    return torch.cat([torch.nn.functional.normalize(p, dim=-1) for p in pooled], dim=-1)
+    return _features([share @ hidden_states[layer][0].float() for layer in LAYERS])
 
 
 def frozen(model: Any, dtype: torch.dtype) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
@@ -197,6 +197,7 @@ class Encoder:
         self._torch = torch
         self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.dtype = resolve_dtype(dtype)
+        self._torch_dtype = getattr(torch, self.dtype)
         model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
         adapter_path = default_adapter() if adapter == "default" else Path(adapter) if adapter else None
         self.features = FEATURES
@@ -205,17 +206,18 @@ class Encoder:
             self.features = f"{FEATURES}+adapter-{fingerprint(adapter_path)}"
         elif adapter != "default" and adapter_path is not None:
             raise EncoderUnavailable(f"no adapter file at {adapter_path}")
-        self._model = frozen(model.to(getattr(torch, self.dtype)).eval(), getattr(torch, self.dtype))
+        self._model = frozen(model.to(self._torch_dtype).eval(), self._torch_dtype)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
-        """One forward pass over ``texts``, packed into one sequence (``Packed``)."""
-        torch = self._torch
-        with torch.inference_mode():
-            token_ids = self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
-            packed = pack(token_ids, getattr(torch, self.dtype))
+    def _tokens(self, texts: list[str]) -> list[list[int]]:
+        return self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
+
+    def _forward(self, token_ids: list[list[int]]) -> np.ndarray:
+        """One forward pass over tokenised texts, packed into one sequence (``Packed``)."""
+        with self._torch.inference_mode():
+            packed = pack(token_ids, self._torch_dtype)
             hidden = self._model(packed.input_ids, packed.attention_mask, packed.position_ids)
             return pool_packed(hidden, packed.segments).numpy().astype(np.float32)
 
@@ -233,7 +235,7 @@ class Encoder:
                 out.append(hit)
         if missing:
             unique = list(dict.fromkeys(missing))
-            vectors = dict(zip(unique, self._forward(unique)))
+            vectors = dict(zip(unique, self._forward(self._tokens(unique))))
             with self._lock:
                 for text, vector in vectors.items():
                     self._cache[text] = vector
@@ -250,15 +252,17 @@ class Encoder:
         hundred tokens it is mostly spent on pairs the mask throws away."""
         if not texts:
             return np.zeros((0, DIM), np.float32)
-        lengths = [len(ids) for ids in self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]]
+        token_ids = self._tokens(texts)
         out = np.zeros((len(texts), DIM), np.float32)
         chunk: list[int] = []
-        for i in sorted(range(len(texts)), key=lengths.__getitem__):
-            if chunk and sum(lengths[j] for j in chunk) + lengths[i] > tokens_per_pass:
-                out[chunk] = self._forward([texts[j] for j in chunk])
-                chunk = []
+        size = 0
+        for i in sorted(range(len(texts)), key=lambda i: len(token_ids[i])):
+            if chunk and size + len(token_ids[i]) > tokens_per_pass:
+                out[chunk] = self._forward([token_ids[j] for j in chunk])
+                chunk, size = [], 0
             chunk.append(i)
-        out[chunk] = self._forward([texts[j] for j in chunk])
+            size += len(token_ids[i])
+        out[chunk] = self._forward([token_ids[j] for j in chunk])
         return out
 
 
