@@ -2,8 +2,8 @@
 
 The process is pinned to one CPU, torch and the OCR pool get one thread each,
 images are encoded as the benchmarks publish them (MM-SafetyBench's TYPO as
-JPEG, FigStep's as PNG), and every image is distinct (different phrases), so "cold" means cold: no OCR
-cache hit and no embedding cache hit for the image text. The instruction text
+JPEG, FigStep's as PNG), and every image is distinct (different phrases), so
+"cold" means cold: no OCR cache hit and no embedding cache hit for the image text. The instruction text
 repeats, as it does in real attacks, and is cached after the first request.
 """
 

@@ -294,9 +294,10 @@ def prepare(image: Image.Image, max_side: int, min_side: int, margin: int = 12) 
       at that height, and 90 pt Arial and FigStep's FreeMono are wider than
       the network needs. At 0.85 (160 phrases) TYPO read in 15.4 ms instead
       of 17.3 and FigStep in 26.5 instead of 29.9, word recall the same or
-      higher on every form but two (-0.03 points). 0.8 was faster still but began to lose words in fonts that
-      are condensed already (Liberation Sans Narrow -0.2 points, DejaVu Serif
-      Condensed -0.2); 0.7 lost 0.9 points on Narrow, 0.5 on tilted text.
+      higher on every form but two (-0.03 points). 0.8 was faster still but
+      began to lose words in fonts that are condensed already (Liberation Sans
+      Narrow -0.2 points, DejaVu Serif Condensed -0.2); 0.7 lost 0.9 points on
+      Narrow, 0.5 on tilted text.
 
     Shrinking uses a box filter: a box average is what shrinking needs, and it
     is several times cheaper than Lanczos (TYPO's resize 1.0 ms to 0.2;
@@ -326,11 +327,6 @@ def prepare(image: Image.Image, max_side: int, min_side: int, margin: int = 12) 
     if typography:
         return Prepared(ImageOps.expand(gray, border=margin, fill=background), True)
     return Prepared(_row_margins(gray, margin), False)
-
-
-def preprocess(image: Image.Image, max_side: int, min_side: int, margin: int = 12) -> Image.Image:
-    """The image ``prepare`` hands tesseract."""
-    return prepare(image, max_side, min_side, margin).image
 
 
 class _LRU:
