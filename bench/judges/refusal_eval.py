@@ -41,14 +41,19 @@ FRESH_TEST_PERCENT = 50
 FRESH_PATH = "data/refusal_labels_fresh.jsonl"
 
 
+def _bucket(item_id: str) -> int:
+    """An item's fixed bucket, 0 to 99, from sha256 of its id: the splits below are ranges of buckets."""
+    return int(hashlib.sha256(item_id.encode("utf-8")).hexdigest()[:8], 16) % 100
+
+
 def held_out(item_id: str) -> bool:
-    """Fixed split: an item is held out when sha256(id) falls in the first ``HELD_OUT_PERCENT`` of 100 buckets."""
-    return int(hashlib.sha256(item_id.encode("utf-8")).hexdigest()[:8], 16) % 100 < HELD_OUT_PERCENT
+    """Fixed split: an item is held out when its bucket is among the first ``HELD_OUT_PERCENT``."""
+    return _bucket(item_id) < HELD_OUT_PERCENT
 
 
 def fresh_test(item_id: str) -> bool:
-    """Fixed split of the fresh set: an item is in fresh-test when sha256(id) falls in the first ``FRESH_TEST_PERCENT`` of 100 buckets."""
-    return int(hashlib.sha256(item_id.encode("utf-8")).hexdigest()[:8], 16) % 100 < FRESH_TEST_PERCENT
+    """Fixed split of the fresh set: an item is in fresh-test when its bucket is among the first ``FRESH_TEST_PERCENT``."""
+    return _bucket(item_id) < FRESH_TEST_PERCENT
 
 
 def load(path: str | Path | None = None) -> list[dict[str, Any]]:
