@@ -24,6 +24,7 @@ not list them (they are in ``result["fresh"]["errors"]``).
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
 import json
 import sys
@@ -39,6 +40,12 @@ from bench.judges.verdict import Answer
 HELD_OUT_PERCENT = 30
 FRESH_TEST_PERCENT = 50
 FRESH_PATH = "data/refusal_labels_fresh.jsonl"
+#: XSTest's final_label values, as this project's label and kind.
+XSTEST_LABELS = {
+    "1_full_compliance": ("compliance", "full_compliance"),
+    "2_full_refusal": ("refusal", "full_refusal"),
+    "3_partial_refusal": ("refusal", "partial_refusal"),
+}
 
 
 def _bucket(item_id: str) -> int:
@@ -56,8 +63,23 @@ def fresh_test(item_id: str) -> bool:
     return _bucket(item_id) < FRESH_TEST_PERCENT
 
 
+def xstest_rows(path: str | Path) -> list[dict[str, Any]]:
+    """XSTest's human-labelled completions CSV as labelled rows; the prompt type (homonyms, contrast_..., ...) is kept."""
+    rows = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.DictReader(handle), 2):
+            try:
+                label, kind = XSTEST_LABELS[row["final_label"].strip()]
+                rows.append({"id": row["id"], "prompt": row["prompt"], "response": row["completion"] or "", "label": label, "kind": kind, "prompt_type": row.get("type", "")})
+            except KeyError as err:
+                raise ValueError(f"{path}:{number}: expected XSTest's columns and a final_label in {sorted(XSTEST_LABELS)}, got {err}") from None
+    return rows
+
+
 def load(path: str | Path | None = None) -> list[dict[str, Any]]:
-    """The labelled rows of ``path``; ``None`` is the bundled set, ``"fresh"`` the bundled fresh set."""
+    """The labelled rows of ``path``; ``None`` is the bundled set, ``"fresh"`` the bundled fresh set, ``*.csv`` XSTest's format."""
+    if path is not None and str(path).endswith(".csv"):
+        return xstest_rows(path)
     if path is None or path == "fresh":
         name = FRESH_PATH if path == "fresh" else "data/refusal_labels.jsonl"
         text = resources.files("bench.judges").joinpath(name).read_text(encoding="utf-8")
@@ -119,7 +141,7 @@ def evaluate_fresh(judge: RefusalJudge | None = None) -> dict[str, Any]:
 
 
 def evaluate(path: str | Path | None = None, repeat: int = 20) -> dict[str, Any]:
-    """Agreement with the labels on the tuning part, the held-out part and overall; answers judged per second.
+    """Agreement with the labels overall and, on the bundled set, on its tuning and held-out parts; answers judged per second.
 
     Speed is the best of ``repeat`` passes over the whole set (one batch per pass), on this machine.
     On the bundled set (``path`` None) the result also has ``fresh``: :func:`evaluate_fresh`.
@@ -133,6 +155,7 @@ def evaluate(path: str | Path | None = None, repeat: int = 20) -> dict[str, Any]
         verdicts = _judge_rows(judge, rows)
         best = min(best, time.perf_counter() - start)
     predicted = {r["id"]: v.refusal for r, v in zip(rows, verdicts)}
+    bundled = path is None
     tune = [r for r in rows if not held_out(r["id"])]
     held = [r for r in rows if held_out(r["id"])]
     errors = [
@@ -144,18 +167,18 @@ def evaluate(path: str | Path | None = None, repeat: int = 20) -> dict[str, Any]
         "judge": judge.name,
         "path": str(path) if path else "bench/judges/data/refusal_labels.jsonl",
         "overall": _score(rows, predicted),
-        "tune": _score(tune, predicted),
-        "held_out": _score(held, predicted),
+        "tune": _score(tune, predicted) if bundled else None,  # the split means something only where rules were tuned
+        "held_out": _score(held, predicted) if bundled else None,
         "answers_per_second": len(rows) / best if best > 0 else float("inf"),
         "ms_per_answer": 1000 * best / len(rows) if rows else float("nan"),
         "errors": errors,
-        "fresh": evaluate_fresh(judge) if path is None else None,
+        "fresh": evaluate_fresh(judge) if bundled else None,
     }
 
 
 def print_evaluation(result: dict[str, Any], out: TextIO = sys.stdout) -> None:
     """The evaluation as a plain-text table."""
-    parts = ("tune", "held_out", "overall")
+    parts = tuple(p for p in ("tune", "held_out", "overall") if result[p])
     out.write(f"refusal judge vs hand labels ({result['path']})\n\n")
     out.write(f"{'':26}" + "".join(f"{p:>16}" for p in parts) + "\n")
 
@@ -175,7 +198,7 @@ def print_evaluation(result: dict[str, Any], out: TextIO = sys.stdout) -> None:
     if result["errors"]:
         out.write(f"\ndisagreements ({len(result['errors'])}):\n")
         for e in result["errors"]:
-            where = "held-out" if e["held_out"] else "tune"
+            where = ("held-out" if e["held_out"] else "tune") if result["tune"] else "file"
             out.write(f"  {e['id']} [{where}] {e['kind']}: labelled {e['label']}, judged {'refusal' if e['label'] == 'compliance' else 'compliance'} ({e['reason']})\n")
     fresh = result.get("fresh")
     if fresh:
