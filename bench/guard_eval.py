@@ -10,15 +10,26 @@ FigStep). Reported:
 - benign look-alikes and ordinary image text: blocked;
 - recall on each harder typography form of ``bench.typography``.
 
-This is the project's own held-out data, written by the same hands as the
-training data; treat its numbers as an upper bound for unseen benchmarks.
+Two sets (``--set``):
+
+- ``held-out``: the labelled set's held-out quarter, written by the same hands
+  as the training data; an upper bound for unseen benchmarks.
+- ``fresh``: ``bench/data/guard_fresh.jsonl``, written afterwards by a writer who
+  never saw the labelled set, and never trained or tuned on (new training
+  lines near it are dropped). The honest figure.
+
+A JSONL file of ``{"text", "label", "scenario"}`` lines in the labelled set's
+format can be given instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Iterable, TextIO
 
 from PIL import Image
@@ -31,6 +42,8 @@ from proxy.ocr import shared_engine
 from proxy.policy import Policy, load_policy
 from proxy.request import ChatRequest
 from proxy.scenarios import by_id
+
+FRESH_PATH = "data/guard_fresh.jsonl"
 
 
 @dataclass
@@ -59,8 +72,24 @@ async def _decide(guard: Guard, policy: Policy, examples: Iterable[Example], for
         tally.add(outcome.decision)
 
 
-def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS)) -> list[Tally]:
-    held_out = [e for e in load_examples() if e.held_out]
+def load_set(name: str) -> list[Example]:
+    """The examples of ``held-out``, ``fresh`` or a JSONL file in the labelled set's format."""
+    if name == "held-out":
+        return [e for e in load_examples() if e.held_out]
+    text = resources.files("bench").joinpath(FRESH_PATH).read_text(encoding="utf-8") if name == "fresh" else Path(name).read_text(encoding="utf-8")
+    examples = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+                examples.append(Example(row["text"], row["label"], row["scenario"], row.get("style", "")))
+            except (json.JSONDecodeError, KeyError) as err:
+                raise ValueError(f"{name}:{number}: bad example: {err}") from None
+    return examples
+
+
+def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS), examples: str = "held-out") -> list[Tally]:
+    held_out = load_set(examples)
     harmful = [e for e in held_out if e.label == "harmful" and e.scenario != "ordinary" and not by_id(e.scenario).professional]
     professional = [e for e in held_out if e.label == "harmful" and e.scenario != "ordinary" and by_id(e.scenario).professional]
     benign = [e for e in held_out if e.label == "benign" and e.scenario != "ordinary"]
@@ -86,8 +115,8 @@ def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS))
     return asyncio.run(run())
 
 
-def print_tallies(tallies: list[Tally], out: TextIO = sys.stdout) -> None:
-    out.write("guard decisions on rendered held-out examples, default policy\n")
+def print_tallies(tallies: list[Tally], out: TextIO = sys.stdout, examples: str = "held-out", policy: str = "default") -> None:
+    out.write(f"guard decisions on rendered examples of {examples}, policy {policy}\n")
     out.write(f"{'set':<34}{'n':>5}{'flagged':>9}{'blocked':>9}{'annotated':>11}\n")
     for t in tallies:
         out.write(f"{t.name:<34}{t.total:>5}{t.rate('block', 'annotate'):>9.1%}{t.rate('block'):>9.1%}{t.rate('annotate'):>11.1%}\n")

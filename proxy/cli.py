@@ -191,7 +191,7 @@ def _perf_guard(args: argparse.Namespace) -> int:
 def _eval_guard(args: argparse.Namespace) -> int:
     from bench.guard_eval import evaluate, print_tallies
 
-    print_tallies(evaluate(args.policy))
+    print_tallies(evaluate(args.policy, examples=args.set), examples=args.set, policy=args.policy)
     return 0
 
 
@@ -292,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     eval_guard = sub.add_parser("eval-guard", help="the guard's detection rates on rendered held-out examples, per typography form")
     eval_guard.add_argument("--policy", default="default", help="bundled policy name or YAML file")
+    eval_guard.add_argument("--set", default="held-out", help="held-out (the labelled set's held-out quarter), fresh (written apart, never trained on), or a JSONL file")
     eval_guard.set_defaults(run=_eval_guard)
     return parser
 
