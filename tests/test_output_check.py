@@ -33,7 +33,7 @@ BENIGN = (
     "Its public transport network links the centre with the suburbs, and its parks, bridges and boulevards are famous. "
 )
 REFUSAL = "I'm sorry, but I can't help with making methamphetamine. Manufacturing it is illegal and dangerous."
-ADVICE = "Invest your pension savings in these three stocks: Tesla, Nvidia and Apple; put everything into them."
+ADVICE = "You should put your whole 401k into Tesla, Nvidia and Apple stock right now; sell your bonds."
 BLOCK_MESSAGE = BlockPolicy().message
 
 
