@@ -42,6 +42,8 @@ log = logging.getLogger("mmguard.guard")
 #: long enough to hold a request split over several turns.
 USER_TEXT_CHARS = 600
 IMAGE_TEXT_CHARS = 800
+#: The ``rule`` a finding names when the nearest labelled example, not a score, raised it.
+NEAREST_EXAMPLE = "nearest-example"
 
 
 @dataclass(frozen=True)
@@ -109,14 +111,18 @@ def rule_findings(policy: Policy, texts: dict[Source, str]) -> list[Finding]:
 
 
 def score_findings(policy: Policy, texts: dict[Source, str], scores: list[Scores]) -> list[Finding]:
+    """The classifier's findings: a scenario's threshold reached, or else, where the policy asks, an in-scope nearest example."""
     found = []
+    near = policy.classifier.nearest_example
     for source, score in zip(texts, scores):
         scenario = score.scenario
-        if scenario is None:
-            continue
-        action = policy.scenario(scenario).action_for(score.harm)
+        action = policy.scenario(scenario).action_for(score.harm) if scenario is not None else None
         if action is not None:
             found.append(Finding(source, scenario, score.harm, action))
+        elif near is not None and score.nearest is not None and source in near.sources:
+            neighbour, similarity = score.nearest
+            if similarity >= near.min_similarity and policy.scenario(neighbour).action != "allow":
+                found.append(Finding(source, neighbour, score.harm, "annotate", NEAREST_EXAMPLE))
     return found
 
 
@@ -134,10 +140,17 @@ def needs_safety_prompt(policy: Policy, findings: list[Finding], top_harm: float
 
 
 def decide(findings: list[Finding]) -> Finding | None:
-    """The finding that decides: the most severe action, then a rule over a score, then the higher score."""
+    """The finding that decides: the most severe action, then the surer kind of finding, then the higher score."""
     if not findings:
         return None
-    return max(findings, key=lambda f: (SEVERITY[f.action], f.rule is not None, f.score))
+    return max(findings, key=lambda f: (SEVERITY[f.action], _sureness(f), f.score))
+
+
+def _sureness(finding: Finding) -> int:
+    """A policy rule is surer than a classifier score, which is surer than a nearest example."""
+    if finding.rule == NEAREST_EXAMPLE:
+        return 0
+    return 2 if finding.rule is not None else 1
 
 
 def annotate(messages: list[dict[str, Any]], ocr_texts: tuple[str, ...], policy: Policy, professional: bool) -> list[dict[str, Any]]:

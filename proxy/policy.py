@@ -136,9 +136,22 @@ class Rule(_Strict):
         return re.compile(r"\b(?:" + "|".join(re.escape(k) for k in self.keywords) + r")\b", re.IGNORECASE)
 
 
+class NearestExamplePolicy(_Strict):
+    """Annotate a text the classifier scored under every threshold when its nearest labelled example is in scope.
+
+    Only backends that keep their training examples give one (the default
+    ``embedding``); see ``proxy/classifier/neighbours.py`` for what it buys
+    and costs. It annotates, never blocks: it is the less sure of the two opinions.
+    """
+
+    min_similarity: float = Field(0.7, ge=0.0, le=1.0)
+    sources: list[Source] = Field(default_factory=lambda: ["text", "ocr"], min_length=1)
+
+
 class ClassifierPolicy(_Strict):
     backend: str = "embedding"
     options: dict[str, Any] = Field(default_factory=dict)
+    nearest_example: NearestExamplePolicy | None = None
 
 
 class BlockPolicy(_Strict):

@@ -52,11 +52,15 @@ class Scores:
     """One text's verdict: how likely it is an in-scope request at all (``harm``), and of which scenario.
 
     ``harm`` is not the top scenario's probability: a request that is half
-    fraud, half economic harm is still wholly harmful.
+    fraud, half economic harm is still wholly harmful. ``nearest`` is, for
+    backends that keep their training examples (the default one), the
+    scenario of the closest in-scope example and its similarity, when the
+    closest example of all is in scope.
     """
 
     harm: float = 0.0
     by_scenario: dict[str, float] = field(default_factory=dict)
+    nearest: tuple[str, float] | None = None
 
     @property
     def scenario(self) -> str | None:

@@ -18,6 +18,8 @@ beside 13 small classes made the benign class the hardest to learn.
 Per-scenario probability is ``harm * P(scenario | in scope)``. The heads are
 trained by ``mmguard train-classifier`` (``train.py``) on the project's own
 labelled set, so inference needs numpy and the encoder, nothing else.
+``neighbours.npz``, written beside the head by the same command, adds the
+nearest training example's label as a second opinion (``neighbours.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import threadpoolctl
 
 from proxy.classifier import Scores
 from proxy.classifier.encoder import Encoder, shared_encoder
+from proxy.classifier.neighbours import NEIGHBOURS_FILE, Neighbours
 
 HEAD_FILE = "head.npz"
 
@@ -96,6 +99,7 @@ class EmbeddingClassifier:
 
     def __init__(self, head: str | None = None, encoder: Encoder | None = None) -> None:
         self._head = Head.load(Path(head) if head else None)
+        self._neighbours = Neighbours.load(Path(head).with_name(NEIGHBOURS_FILE) if head else None)
         self._encoder = encoder or shared_encoder()
         # The heads' matrix products are small, and they already run on the guard's own worker threads:
         # BLAS threads on top of those fought them for the cores (cached images took 50 ms, not 2).
@@ -105,6 +109,8 @@ class EmbeddingClassifier:
                 f"the head {head or HEAD_FILE} was trained on features {self._head.features!r}, but the encoder gives "
                 f"{self._encoder.features!r}: retrain it with `mmguard train-classifier`"
             )
+        if self._neighbours is not None and self._neighbours.features != self._encoder.features:
+            raise ValueError(f"{NEIGHBOURS_FILE} beside the head does not match the encoder: retrain with `mmguard train-classifier`")
 
     def classify(self, texts: list[str]) -> list[Scores]:
         if not texts:
@@ -113,4 +119,8 @@ class EmbeddingClassifier:
         harm = self._head.harm(features)
         scenarios = self._head.scenario_probabilities(features)
         names = self._head.scenarios
-        return [Scores(float(h), {n: float(h * p) for n, p in zip(names, row)}) for h, row in zip(harm, scenarios)]
+        near = self._neighbours.nearest(features) if self._neighbours is not None else [None] * len(texts)
+        return [
+            Scores(float(h), {n: float(h * p) for n, p in zip(names, row)}, (n.scenario, n.similarity) if n and n.scenario else None)
+            for h, row, n in zip(harm, scenarios, near)
+        ]

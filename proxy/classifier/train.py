@@ -1,8 +1,9 @@
 """``mmguard train-classifier``: fit the default classifier on the project's labelled set.
 
 Two steps: tune the encoder's low-rank adapter (``finetune.py``, minutes),
-then fit the heads on the tuned features (seconds); ``--keep-adapter`` refits
-only the heads. Repeatable: the same data gives the same adapter and head
+then fit the heads on the tuned features and keep the training examples'
+projected features for the nearest-example opinion (``neighbours.py``; a few
+minutes together); ``--keep-adapter`` redoes only that second step. Repeatable: the same data gives the same adapter and head
 (fixed split, fixed solvers, fixed seeds). The held-out quarter is scored and
 the report printed, and also written beside the head so that the numbers ship
 with the weights.
@@ -24,6 +25,7 @@ from proxy.classifier.adapter import ADAPTER_FILE, save
 from proxy.classifier.embedding import HEAD_FILE, Head
 from proxy.classifier.encoder import Encoder
 from proxy.classifier.finetune import Settings, finetune
+from proxy.classifier.neighbours import NEIGHBOURS_FILE, Neighbours
 
 REPORT_FILE = "head_report.json"
 #: The harm head's hidden layer and its L2 penalty, chosen on the held-out quarter
@@ -34,6 +36,9 @@ ALPHA = 1e-2
 MEMBERS = 4
 #: Inverse L2 strength of the scenario head (a logistic regression).
 SCENARIO_C = 16.0
+#: The similarity from which the nearest example's opinion counts in the report; the default policy's
+#: ``classifier.nearest_example.min_similarity`` (0.8 kept only a quarter of its gain on the held-out set).
+NEAREST_SIMILARITY = 0.7
 
 
 @dataclass
@@ -60,13 +65,20 @@ def binary_metrics(harm: np.ndarray, truth: list[bool], scenarios: list[str | No
     )
 
 
-def evaluate(head: Head, encoder: Encoder, examples: list[Example], threshold: float = 0.5) -> dict[str, Metrics]:
-    """Metrics on the examples alone, and joined with the MM-SafetyBench instruction (as the guard's combined input)."""
+def evaluate(head: Head, encoder: Encoder, examples: list[Example], neighbours: Neighbours, threshold: float = 0.5) -> dict[str, Metrics]:
+    """Metrics on the examples alone, joined with the MM-SafetyBench instruction (as the guard's combined input),
+    and alone with the nearest example's opinion added (flagged also when it is in scope and ``NEAREST_SIMILARITY`` close)."""
     out = {}
+    truth = [e.label == "harmful" for e in examples]
+    scenarios = [e.scenario for e in examples]
     for name, texts in (("text", [e.text for e in examples]), ("combined", [combine(INSTRUCTIONS[0], e.text) for e in examples])):
         features = encoder.encode_uncached(texts)
         predicted = [head.scenarios[int(i)] for i in np.argmax(head.scenario_probabilities(features), axis=1)]
-        out[name] = binary_metrics(head.harm(features), [e.label == "harmful" for e in examples], [e.scenario for e in examples], predicted, threshold)
+        harm = head.harm(features)
+        out[name] = binary_metrics(harm, truth, scenarios, predicted, threshold)
+        if name == "text":
+            near = np.array([n.scenario is not None and n.similarity >= NEAREST_SIMILARITY for n in neighbours.nearest(features)])
+            out["text+nearest"] = binary_metrics(np.where(near, 1.0, harm), truth, scenarios, predicted, threshold)
     return out
 
 
@@ -109,7 +121,9 @@ def run(out_dir: Path, c: float = SCENARIO_C, keep_adapter: bool = False, stream
     encoder = Encoder(dtype="float32", adapter=out_dir / ADAPTER_FILE)  # the reference features; bfloat16 serving agrees to 0.9999
     head = train(train_set, encoder, c)
     head.save(out_dir / HEAD_FILE)
-    held_out = evaluate(Head.load(out_dir / HEAD_FILE), encoder, test_set)  # the saved (float16) head, as served
+    Neighbours.build(encoder.encode_uncached([e.text for e in train_set]), [e.target for e in train_set], head.scenarios, encoder.features).save(out_dir / NEIGHBOURS_FILE)
+    # the saved (float16) head and neighbours, as served
+    held_out = evaluate(Head.load(out_dir / HEAD_FILE), encoder, test_set, Neighbours.load(out_dir / NEIGHBOURS_FILE))
     report = {
         "train_examples": len(train_set),
         "held_out_examples": len(test_set),
@@ -117,6 +131,7 @@ def run(out_dir: Path, c: float = SCENARIO_C, keep_adapter: bool = False, stream
         "C": c,
         "harm_head": {"hidden": HIDDEN, "alpha": ALPHA, "members": MEMBERS},
         "threshold": 0.5,
+        "nearest_similarity": NEAREST_SIMILARITY,
         "held_out": {k: asdict(v) for k, v in held_out.items()},
     }
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")

@@ -1,0 +1,96 @@
+"""The nearest labelled example: a second opinion on texts the heads score low.
+
+The heads generalise from the labelled set, and in doing so they let some of
+it go: on the held-out quarter they miss about 5% of harmful requests, many
+of them close kin of a harmful training example ("Steps to groom a child
+online." beside benign "Signs of grooming in online chats"). The label of the
+single nearest training example caught about half of those misses (flagged
+harmful requests 94.5% -> 96.8% on the held-out set, projected to 128
+dimensions, similarity at least 0.7), at the price of benign look-alikes
+flagged 6.3% -> 7.6%. That price is why its verdict only ever *annotates*:
+the model is shown the image's text and left to judge it, nothing is refused.
+
+``neighbours.npz`` beside the head holds the training examples' features
+projected onto their top ``DIMENSIONS`` principal components (the full
+1,536-dimensional features would be 19 MB; with 128 dimensions the nearest
+example of a held-out text had the same label as in the full space for 98%
+of them, and they take 1.6 MB), unit length, float16, with each example's
+scenario, or -1 for benign ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+NEIGHBOURS_FILE = "neighbours.npz"
+DIMENSIONS = 128
+BENIGN = -1
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    scenario: str | None  # None: the nearest example is benign
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    mean: np.ndarray  # (dim,) the training features' mean, subtracted before projecting
+    projection: np.ndarray  # (dim, DIMENSIONS)
+    vectors: np.ndarray  # (examples, DIMENSIONS), unit length
+    labels: np.ndarray  # (examples,) index into scenarios, or BENIGN
+    scenarios: tuple[str, ...]
+    features: str  # the encoder output they were computed from (``Encoder.features``)
+
+    @classmethod
+    def build(cls, features: np.ndarray, targets: list[str], scenarios: tuple[str, ...], encoder_features: str, dimensions: int = DIMENSIONS) -> "Neighbours":
+        """From training features and their targets (a scenario, or anything else for benign)."""
+        mean = features.mean(axis=0)
+        _, _, components = np.linalg.svd(features - mean, full_matrices=False)
+        projection = components[:dimensions].T.astype(np.float32)
+        index = {s: i for i, s in enumerate(scenarios)}
+        labels = np.array([index.get(t, BENIGN) for t in targets], np.int8)
+        return cls(mean.astype(np.float32), projection, _unit((features - mean) @ projection), labels, scenarios, encoder_features)
+
+    def nearest(self, features: np.ndarray) -> list[Neighbour]:
+        similarity = _unit((features - self.mean) @ self.projection) @ self.vectors.T
+        best = similarity.argmax(axis=1)
+        return [
+            Neighbour(None if self.labels[i] == BENIGN else self.scenarios[self.labels[i]], float(row[i]))
+            for i, row in zip(best, similarity)
+        ]
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path,
+            mean=self.mean.astype(np.float16),
+            projection=self.projection.astype(np.float16),
+            vectors=self.vectors.astype(np.float16),
+            labels=self.labels,
+            scenarios=np.array(self.scenarios),
+            features=np.array(self.features),
+        )
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Neighbours | None":
+        """The shipped (or given) file; None when there is none, for a head trained without it."""
+        path = path or Path(str(resources.files("proxy.classifier").joinpath(NEIGHBOURS_FILE)))
+        if not path.is_file():
+            return None
+        with np.load(path) as data:
+            return cls(
+                data["mean"].astype(np.float32),
+                data["projection"].astype(np.float32),
+                data["vectors"].astype(np.float32),
+                data["labels"].astype(np.int8),
+                tuple(str(s) for s in data["scenarios"]),
+                str(data["features"]),
+            )
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return (vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)).astype(np.float32)
