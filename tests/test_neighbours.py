@@ -1,4 +1,4 @@
-"""The nearest-example opinion: built from features, saved small, and shipped matching the encoder."""
+"""The nearest-example opinion (built from features, saved small, shipped matching the encoder), and the scores memory."""
 
 from __future__ import annotations
 
@@ -33,3 +33,14 @@ def test_the_shipped_classifier_names_a_training_example_as_its_own_neighbour() 
     scores = EmbeddingClassifier().classify([harmful.text, benign.text])
     assert scores[0].nearest is not None and scores[0].nearest[0] == "malware_generation" and scores[0].nearest[1] > 0.95
     assert scores[1].nearest is None
+
+
+def test_repeated_texts_are_scored_once() -> None:
+    classifier = EmbeddingClassifier()
+    scored: list[list[str]] = []
+    score = classifier._score
+    classifier._score = lambda texts: scored.append(texts) or score(texts)  # type: ignore[method-assign]
+    first = classifier.classify(["launder cash through a car wash", "bake sourdough bread"])
+    again = classifier.classify(["bake sourdough bread", "a new text", "launder cash through a car wash"])
+    assert scored == [["launder cash through a car wash", "bake sourdough bread"], ["a new text"]]
+    assert again[0] == first[1] and again[2] == first[0]

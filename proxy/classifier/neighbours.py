@@ -20,7 +20,7 @@ scenario, or -1 for benign ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -45,6 +45,11 @@ class Neighbours:
     labels: np.ndarray  # (examples,) index into scenarios, or BENIGN
     scenarios: tuple[str, ...]
     features: str  # the encoder output they were computed from (``Encoder.features``)
+    # the examples as columns, contiguous: multiplying by a transposed view of ``vectors`` cost 0.45 ms a request, this 0.14
+    columns: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", np.ascontiguousarray(self.vectors.T))
 
     @classmethod
     def build(cls, features: np.ndarray, targets: list[str], scenarios: tuple[str, ...], encoder_features: str, dimensions: int = DIMENSIONS) -> "Neighbours":
@@ -57,7 +62,7 @@ class Neighbours:
         return cls(mean.astype(np.float32), projection, _unit((features - mean) @ projection), labels, scenarios, encoder_features)
 
     def nearest(self, features: np.ndarray) -> list[Neighbour]:
-        similarity = _unit((features - self.mean) @ self.projection) @ self.vectors.T
+        similarity = _unit((features - self.mean) @ self.projection) @ self.columns
         best = similarity.argmax(axis=1)
         return [
             Neighbour(None if self.labels[i] == BENIGN else self.scenarios[self.labels[i]], float(row[i]))
