@@ -25,7 +25,6 @@ format can be given instead.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -36,7 +35,7 @@ from PIL import Image
 
 from bench.render import FIGSTEP_PROMPT, MMSB_TYPO_PROMPT, to_data_url
 from bench.typography import FORMS, render_form
-from proxy.classifier.dataset import Example, load_examples
+from proxy.classifier.dataset import Example, load_examples, parse_examples
 from proxy.guard import Guard
 from proxy.ocr import shared_engine
 from proxy.policy import Policy, load_policy
@@ -77,15 +76,7 @@ def load_set(name: str) -> list[Example]:
     if name == "held-out":
         return [e for e in load_examples() if e.held_out]
     text = resources.files("bench").joinpath(FRESH_PATH).read_text(encoding="utf-8") if name == "fresh" else Path(name).read_text(encoding="utf-8")
-    examples = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-                examples.append(Example(row["text"], row["label"], row["scenario"], row.get("style", "")))
-            except (json.JSONDecodeError, KeyError) as err:
-                raise ValueError(f"{name}:{number}: bad example: {err}") from None
-    return examples
+    return parse_examples(text, name)
 
 
 def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS), examples: str = "held-out") -> list[Tally]:

@@ -57,19 +57,23 @@ def data_dir() -> Path:
     return Path(str(resources.files("proxy.classifier").joinpath("data")))
 
 
+def parse_examples(text: str, where: str) -> list[Example]:
+    """The examples in JSONL ``text``; a bad line is an error naming ``where`` and the line number."""
+    examples = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            examples.append(Example(row["text"], row["label"], row["scenario"], row.get("style", "")))
+        except (json.JSONDecodeError, KeyError) as err:
+            raise ValueError(f"{where}:{number}: bad example: {err}") from None
+    return examples
+
+
 def load_examples(folder: Path | None = None) -> list[Example]:
     folder = folder or data_dir()
-    examples = []
-    for path in sorted(folder.glob("*.jsonl")):
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                examples.append(Example(row["text"], row["label"], row["scenario"], row.get("style", "")))
-            except (json.JSONDecodeError, KeyError) as err:
-                raise ValueError(f"{path}:{number}: bad example: {err}") from None
-    return examples
+    return [e for path in sorted(folder.glob("*.jsonl")) for e in parse_examples(path.read_text(), str(path))]
 
 
 def with_instructions(examples: Iterable[Example], per_example: int = 2) -> Iterator[tuple[str, str]]:
