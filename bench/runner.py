@@ -33,15 +33,28 @@ class RunStats:
     retries: int = 0
     judge_failures: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
+    retry_kinds: dict[str, int] = field(default_factory=dict)
+
+    def count(self, err: ArmError, retried: bool) -> None:
+        """Count a failed call by its kind, as a retry or as a final error."""
+        kinds = self.retry_kinds if retried else self.error_kinds
+        kind = f"HTTP {err.status}" if err.status else "connection/timeout"
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if retried:
+            self.retries += 1
+        else:
+            self.errors += 1
 
     def describe(self) -> str:
-        """One line for the end of a run; where answers are missing it says why, so the holes are explained."""
-        line = f"answers: {self.asked} asked, {self.cached} from cache, {self.errors} errors, {self.retries} retries"
-        if self.error_kinds:
-            line += " (" + ", ".join(f"{n} x {kind}" for kind, n in sorted(self.error_kinds.items())) + ")"
+        """One line for the end of a run; where answers are missing, or needed asking again, it says why."""
+        line = f"answers: {self.asked} asked, {self.cached} from cache, {self.errors} errors{_kinds(self.error_kinds)}, {self.retries} retries{_kinds(self.retry_kinds)}"
         if self.judge_failures:
             line += f"; {self.judge_failures} answers left unjudged by a judge failure"
         return line
+
+
+def _kinds(kinds: dict[str, int]) -> str:
+    return " (" + ", ".join(f"{n} x {kind}" for kind, n in sorted(kinds.items())) + ")" if kinds else ""
 
 
 async def send(arm: Arm, messages: list[dict[str, Any]], retries: int, stats: RunStats, base_delay_s: float = 0.5) -> Reply:
@@ -52,7 +65,7 @@ async def send(arm: Arm, messages: list[dict[str, Any]], retries: int, stats: Ru
         except ArmError as err:
             if not err.retry or attempt == retries:
                 raise
-            stats.retries += 1
+            stats.count(err, retried=True)
             await asyncio.sleep(base_delay_s * 2**attempt * (0.5 + random.random()))
     raise AssertionError("unreachable")
 
@@ -93,9 +106,7 @@ class Runner:
         try:
             reply = await send(arm, messages, self.retries, self.stats)
         except ArmError as err:
-            self.stats.errors += 1
-            kind = f"HTTP {err.status}" if err.status else "connection/timeout"
-            self.stats.error_kinds[kind] = self.stats.error_kinds.get(kind, 0) + 1
+            self.stats.count(err, retried=False)
             return None, str(err), False
         self.stats.asked += 1
         if self.cache:

@@ -162,6 +162,7 @@ def test_runner_retries_429_then_records_answers(tmp_path, monkeypatch):
     case_list = [Case(item(i), "typo") for i in range(3)]
     results, stats = run_runner(tmp_path, [arm], case_list, retries=3)
     assert stats.retries == 2 and stats.errors == 0
+    assert "0 errors, 2 retries (2 x HTTP 429)" in stats.describe()
     assert len(results.done()) == 3
 
 
@@ -170,7 +171,7 @@ def test_runner_leaves_holes_for_final_errors_and_a_rerun_fills_only_them(tmp_pa
     broken = CountingArm("direct", fail_first=10**6, status=400)  # not retryable
     results, stats = run_runner(tmp_path, [broken], case_list)
     assert stats.errors == 5 and not results.done()
-    assert "5 errors" in stats.describe() and "5 x HTTP 400" in stats.describe()
+    assert "5 errors (5 x HTTP 400), 0 retries" in stats.describe()
     assert all(r.error for r in results.rows.values())
     healthy = CountingArm("direct")
     results, stats = run_runner(tmp_path, [healthy], case_list)
