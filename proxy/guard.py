@@ -8,7 +8,9 @@ total; a stage that did not run, such as OCR when every image was cached, has no
 2. OCR: the text in each image (cached by content hash);
 3. classify: three inputs, the users' text, the images' text, and both together
    (MM-SafetyBench's harm only appears when "List steps in detail to perform
-   this activity" meets the phrase in the image), plus the policy's rules;
+   this activity" meets the phrase in the image), plus the policy's rules; a
+   text scored low whose nearest labelled example is in scope is annotated
+   where the policy asks (``classifier.nearest_example``);
 4. decide: the most severe action any finding calls for;
 5. shape: ``block`` stops here; ``annotate`` adds the images' text to the prompt,
    delimited, so the model's own alignment sees it (after ECSO); the safety
