@@ -49,13 +49,13 @@ import asyncio
 import glob
 import os
 import threading
-from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from PIL import Image, ImageOps
 
 from proxy import metrics
+from proxy.lru import LRU
 
 
 class OcrError(RuntimeError):
@@ -329,25 +329,6 @@ def prepare(image: Image.Image, max_side: int, min_side: int, margin: int = 12) 
     return Prepared(_row_margins(gray, margin), False)
 
 
-class _LRU:
-    def __init__(self, size: int) -> None:
-        self._size, self._data, self._lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key: str) -> OcrResult | None:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        return None
-
-    def put(self, key: str, value: OcrResult) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
-
-
 #: The resolution tesseract is told, which sets some of its layout thresholds (at 70 dpi, or none, page
 #: layout split SD+TYPO's lines differently, and under the old margins read 78% of its words, not 87%).
 #: The pixels go in raw (``SetImageBytes``); tesserocr's ``SetImage`` encodes a BMP that says 96 dpi, so
@@ -370,7 +351,7 @@ class OcrEngine:
     ) -> None:
         self.timeout_s, self.max_side, self.min_side, self.lang = timeout_s, max_side, min_side, lang
         self.tessdata = find_tessdata()
-        self._cache = _LRU(cache_size)
+        self._cache: LRU[OcrResult] = LRU(cache_size)
         self._inflight: dict[str, Future[OcrResult]] = {}
         self._inflight_lock = threading.RLock()  # a read that is already done runs its callback at once, inside the lock
         self._local = threading.local()

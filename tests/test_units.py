@@ -1,4 +1,4 @@
-"""Pure pieces of the proxy core: safety-prompt placement, config loading, litellm arguments, redaction."""
+"""Pure pieces of the proxy core: safety-prompt placement, config loading, litellm arguments, redaction, the LRU cache."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from proxy.config import ConfigError, ModelRoute, load_config, parse_config
 from proxy.errors import redact
+from proxy.lru import LRU
 from proxy.policy import PolicyError, load_policy
 from proxy.safety_prompt import apply_safety_prompt
 from proxy.upstream import UpstreamCall
@@ -179,3 +180,17 @@ def test_perf_guard_rows_say_where_the_time_went():
     row = Row("TYPO", [30.0, 40.0], {"total": [30.0, 40.0], "ocr": [18.0, 22.0], "decode": [2.0, 3.0]})
     assert row.stages_line() == "  p50 by stage, ms: decode 2.50, ocr 20.00"
     assert Row("cached", [1.0]).stages_line() is None
+
+
+def test_the_lru_computes_each_missing_key_once_and_forgets_the_least_recent() -> None:
+    cache: LRU[int] = LRU(2)
+    computed: list[list[str]] = []
+
+    def lengths(keys: list[str]) -> list[int]:
+        computed.append(keys)
+        return [len(k) for k in keys]
+
+    assert cache.get_many(["a", "bb", "a"], lengths) == [1, 2, 1]
+    assert cache.get_many(["bb", "ccc"], lengths) == [2, 3]
+    assert computed == [["a", "bb"], ["ccc"]]
+    assert cache.get("a") is None and cache.get("bb") == 2  # "a" was the least recent when "ccc" came

@@ -24,8 +24,6 @@ nearest training example's label as a second opinion (``neighbours.py``).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,6 +34,7 @@ import threadpoolctl
 from proxy.classifier import Scores
 from proxy.classifier.encoder import Encoder, shared_encoder
 from proxy.classifier.neighbours import NEIGHBOURS_FILE, Neighbours
+from proxy.lru import LRU
 
 HEAD_FILE = "head.npz"
 #: Texts whose scores are remembered (the encoder's feature cache holds as many).
@@ -115,8 +114,7 @@ class EmbeddingClassifier:
             )
         if self._neighbours is not None and self._neighbours.features != self._encoder.features:
             raise ValueError(f"{NEIGHBOURS_FILE} beside the head does not match the encoder: retrain with `mmguard train-classifier`")
-        self._memory: OrderedDict[str, Scores] = OrderedDict()
-        self._lock = threading.Lock()
+        self._memory: LRU[Scores] = LRU(MEMORY)
 
     def classify(self, texts: list[str]) -> list[Scores]:
         """Scores in order; a text seen lately is answered from memory, the rest in one batch.
@@ -125,19 +123,7 @@ class EmbeddingClassifier:
         search still cost about 1 ms a request on each repeat (a cached image's
         text, a retried prompt); the finished scores cost a lookup.
         """
-        with self._lock:
-            known = [self._memory.get(t) for t in texts]
-        missing = list(dict.fromkeys(t for t, k in zip(texts, known) if k is None))
-        fresh = dict(zip(missing, self._score(missing))) if missing else {}
-        with self._lock:
-            for text, scores in fresh.items():
-                self._memory[text] = scores
-            for text in texts:
-                if text in self._memory:
-                    self._memory.move_to_end(text)
-            while len(self._memory) > MEMORY:
-                self._memory.popitem(last=False)
-        return [k if k is not None else fresh[t] for t, k in zip(texts, known)]
+        return self._memory.get_many(texts, self._score)
 
     def _score(self, texts: list[str]) -> list[Scores]:
         features = self._encoder.encode(texts)

@@ -29,7 +29,6 @@ import logging
 import os
 import threading
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +38,7 @@ import numpy as np
 
 from proxy.classifier.adapter import default_path as default_adapter
 from proxy.classifier.adapter import fingerprint, merge
+from proxy.lru import LRU
 
 if TYPE_CHECKING:
     import torch
@@ -207,9 +207,7 @@ class Encoder:
         elif adapter != "default" and adapter_path is not None:
             raise EncoderUnavailable(f"no adapter file at {adapter_path}")
         self._model = frozen(model.to(self._torch_dtype).eval(), self._torch_dtype)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache: LRU[np.ndarray] = LRU(cache_size)
 
     def _tokens(self, texts: list[str]) -> list[list[int]]:
         return self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
@@ -223,26 +221,9 @@ class Encoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embeddings of ``texts`` in order, computing only those not cached."""
-        out: list[np.ndarray | None] = []
-        missing: list[str] = []
-        with self._lock:
-            for text in texts:
-                hit = self._cache.get(text)
-                if hit is not None:
-                    self._cache.move_to_end(text)
-                else:
-                    missing.append(text)
-                out.append(hit)
-        if missing:
-            unique = list(dict.fromkeys(missing))
-            vectors = dict(zip(unique, self._forward(self._tokens(unique))))
-            with self._lock:
-                for text, vector in vectors.items():
-                    self._cache[text] = vector
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-            out = [vectors[t] if v is None else v for t, v in zip(texts, out)]
-        return np.stack(out) if out else np.zeros((0, DIM), np.float32)
+        if not texts:
+            return np.zeros((0, DIM), np.float32)
+        return np.stack(self._cache.get_many(texts, lambda missing: list(self._forward(self._tokens(missing)))))
 
     def encode_uncached(self, texts: list[str], tokens_per_pass: int = 512) -> np.ndarray:
         """For training and evaluation: many texts, not filling the serving cache.
