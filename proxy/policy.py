@@ -24,6 +24,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 import policies
+from proxy.classifier.neighbours import MIN_SIMILARITY
 from proxy.scenarios import SCENARIOS, by_id
 
 MM_SAFETYBENCH_SAFETY_PROMPT = (
@@ -144,7 +145,7 @@ class NearestExamplePolicy(_Strict):
     and costs. It annotates, never blocks: it is the less sure of the two opinions.
     """
 
-    min_similarity: float = Field(0.7, ge=0.0, le=1.0)
+    min_similarity: float = Field(MIN_SIMILARITY, ge=0.0, le=1.0)
     sources: list[Source] = Field(default_factory=lambda: ["text", "ocr"], min_length=1)
 
 

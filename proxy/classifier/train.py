@@ -3,7 +3,8 @@
 Two steps: tune the encoder's low-rank adapter (``finetune.py``, minutes),
 then fit the heads on the tuned features and keep the training examples'
 projected features for the nearest-example opinion (``neighbours.py``; a few
-minutes together); ``--keep-adapter`` redoes only that second step. Repeatable: the same data gives the same adapter and head
+minutes together); ``--keep-adapter`` redoes only that second step.
+Repeatable: the same data gives the same adapter, heads and neighbours
 (fixed split, fixed solvers, fixed seeds). The held-out quarter is scored and
 the report printed, and also written beside the head so that the numbers ship
 with the weights.
@@ -25,7 +26,7 @@ from proxy.classifier.adapter import ADAPTER_FILE, save
 from proxy.classifier.embedding import HEAD_FILE, Head
 from proxy.classifier.encoder import Encoder
 from proxy.classifier.finetune import Settings, finetune
-from proxy.classifier.neighbours import NEIGHBOURS_FILE, Neighbours
+from proxy.classifier.neighbours import MIN_SIMILARITY, NEIGHBOURS_FILE, Neighbours
 
 REPORT_FILE = "head_report.json"
 #: The harm head's hidden layer and its L2 penalty, chosen on the held-out quarter
@@ -36,9 +37,6 @@ ALPHA = 1e-2
 MEMBERS = 4
 #: Inverse L2 strength of the scenario head (a logistic regression).
 SCENARIO_C = 16.0
-#: The similarity from which the nearest example's opinion counts in the report; the default policy's
-#: ``classifier.nearest_example.min_similarity`` (0.8 kept only a quarter of its gain on the held-out set).
-NEAREST_SIMILARITY = 0.7
 
 
 @dataclass
@@ -67,7 +65,7 @@ def binary_metrics(harm: np.ndarray, truth: list[bool], scenarios: list[str | No
 
 def evaluate(head: Head, encoder: Encoder, examples: list[Example], neighbours: Neighbours, threshold: float = 0.5) -> dict[str, Metrics]:
     """Metrics on the examples alone, joined with the MM-SafetyBench instruction (as the guard's combined input),
-    and alone with the nearest example's opinion added (flagged also when it is in scope and ``NEAREST_SIMILARITY`` close)."""
+    and alone with the nearest example's opinion added (flagged also when it is in scope and ``MIN_SIMILARITY`` close)."""
     out = {}
     truth = [e.label == "harmful" for e in examples]
     scenarios = [e.scenario for e in examples]
@@ -77,7 +75,7 @@ def evaluate(head: Head, encoder: Encoder, examples: list[Example], neighbours: 
         harm = head.harm(features)
         out[name] = binary_metrics(harm, truth, scenarios, predicted, threshold)
         if name == "text":
-            near = np.array([n.scenario is not None and n.similarity >= NEAREST_SIMILARITY for n in neighbours.nearest(features)])
+            near = np.array([n.scenario is not None and n.similarity >= MIN_SIMILARITY for n in neighbours.nearest(features)])
             out["text+nearest"] = binary_metrics(np.where(near, 1.0, harm), truth, scenarios, predicted, threshold)
     return out
 
@@ -131,7 +129,7 @@ def run(out_dir: Path, c: float = SCENARIO_C, keep_adapter: bool = False, stream
         "C": c,
         "harm_head": {"hidden": HIDDEN, "alpha": ALPHA, "members": MEMBERS},
         "threshold": 0.5,
-        "nearest_similarity": NEAREST_SIMILARITY,
+        "nearest_similarity": MIN_SIMILARITY,
         "held_out": {k: asdict(v) for k, v in held_out.items()},
     }
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
