@@ -1,7 +1,7 @@
-"""``mmguard eval-guard``: the guard's detection rates on rendered images of the held-out labelled set.
+"""``mmguard eval-guard``: the guard's detection rates on rendered images of examples it never trained on.
 
-Every held-out example (never trained on) is rendered as an image and sent
-through the same ``Guard`` the proxy runs, with the default policy and the
+Every example of the chosen set is rendered as an image and sent
+through the same ``Guard`` the proxy runs, with the chosen policy and the
 instruction its style pairs with (MM-SafetyBench's for TYPO, FigStep's for
 FigStep). Reported:
 
@@ -80,11 +80,11 @@ def load_set(name: str) -> list[Example]:
 
 
 def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS), examples: str = "held-out") -> list[Tally]:
-    held_out = load_set(examples)
-    harmful = [e for e in held_out if e.label == "harmful" and e.scenario != "ordinary" and not by_id(e.scenario).professional]
-    professional = [e for e in held_out if e.label == "harmful" and e.scenario != "ordinary" and by_id(e.scenario).professional]
-    benign = [e for e in held_out if e.label == "benign" and e.scenario != "ordinary"]
-    ordinary = [e for e in held_out if e.scenario == "ordinary"]
+    chosen = load_set(examples)
+    harmful = [e for e in chosen if e.label == "harmful" and e.scenario != "ordinary" and not by_id(e.scenario).professional]
+    professional = [e for e in chosen if e.label == "harmful" and e.scenario != "ordinary" and by_id(e.scenario).professional]
+    benign = [e for e in chosen if e.label == "benign" and e.scenario != "ordinary"]
+    ordinary = [e for e in chosen if e.scenario == "ordinary"]
     policy = load_policy(policy_ref)
 
     async def run() -> list[Tally]:
