@@ -134,7 +134,12 @@ def _judge(args: argparse.Namespace) -> int:
     if args.eval:
         from bench.judges.refusal_eval import evaluate, print_evaluation
 
-        print_evaluation(evaluate(args.eval if args.eval != "bundled" else None), sys.stdout)
+        try:
+            result = evaluate(args.eval if args.eval != "bundled" else None)
+        except (OSError, ValueError) as err:  # a missing file, a line or row not in a labelled format
+            print(f"mmguard judge: {err}", file=sys.stderr)
+            return 2
+        print_evaluation(result, sys.stdout)
         return 0
     if not args.jsonl:
         print("mmguard judge: give --jsonl FILE (or - for stdin), or --eval", file=sys.stderr)
@@ -191,7 +196,12 @@ def _perf_guard(args: argparse.Namespace) -> int:
 def _eval_guard(args: argparse.Namespace) -> int:
     from bench.guard_eval import evaluate, print_tallies
 
-    print_tallies(evaluate(args.policy, examples=args.set), examples=args.set, policy=args.policy)
+    try:
+        tallies = evaluate(args.policy, examples=args.set)
+    except (OSError, ValueError) as err:  # a missing set file, a line not in the labelled set's format
+        print(f"mmguard eval-guard: {err}", file=sys.stderr)
+        return 2
+    print_tallies(tallies, examples=args.set, policy=args.policy)
     return 0
 
 

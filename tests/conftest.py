@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -82,3 +84,8 @@ def locked_proxy_url(stub: StubUpstream) -> Iterator[str]:
 @pytest.fixture
 def client(proxy_url: str) -> OpenAI:
     return OpenAI(base_url=f"{proxy_url}/v1", api_key="unused", max_retries=0, timeout=20)
+
+
+def mmguard(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it, in a child process: its exit code, stdout and stderr."""
+    return subprocess.run([sys.executable, "-m", "proxy.cli", *args], input=stdin, capture_output=True, text=True, timeout=300)

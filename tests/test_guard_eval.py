@@ -1,4 +1,4 @@
-"""``mmguard eval-guard``: sets load, and a tiny set runs through the real OCR and classifier."""
+"""``mmguard eval-guard``: sets load, a tiny set runs through the real OCR and classifier, and bad set files are clear errors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bench.guard_eval import evaluate, load_set, print_tallies
+from tests.conftest import mmguard
 
 
 def _write(path, rows) -> None:
@@ -42,3 +43,19 @@ def test_a_small_set_is_tallied_per_group(tmp_path) -> None:
     out = io.StringIO()
     print_tallies(list(tallies.values()), out, examples=str(path))
     assert "harmful, TYPO" in out.getvalue() and "100.0%" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "args, name, fragment",
+    [
+        (["eval-guard", "--set"], "set.jsonl", "set.jsonl:1: bad example"),
+        (["eval-guard", "--set"], "absent.jsonl", "No such file"),
+        (["judge", "--eval"], "completions.csv", "completions.csv:2: expected XSTest's columns"),
+    ],
+)
+def test_a_bad_set_file_is_a_one_line_error_not_a_traceback(tmp_path, args, name, fragment) -> None:
+    (tmp_path / "set.jsonl").write_text('{"text": "x"}\n')
+    (tmp_path / "completions.csv").write_text("id,type,prompt,completion,annotation_1,annotation_2,agreement,final_label\nv2-1,h,p,c,a,a,TRUE,4_other\n")
+    result = mmguard(*args, str(tmp_path / name))
+    assert result.returncode == 2
+    assert fragment in result.stderr and "Traceback" not in result.stderr
