@@ -1,4 +1,4 @@
-"""Pure pieces of the proxy core: safety-prompt placement, config loading, litellm arguments, redaction, the LRU cache."""
+"""Pure pieces of the proxy core: safety-prompt placement, config loading, litellm arguments, redaction, the LRU cache, data: URLs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from proxy.config import ConfigError, ModelRoute, load_config, parse_config
 from proxy.errors import redact
+from proxy.images import ImageError, decode_data_url
 from proxy.lru import LRU
 from proxy.policy import PolicyError, load_policy
 from proxy.safety_prompt import apply_safety_prompt
@@ -194,3 +195,24 @@ def test_the_lru_computes_each_missing_key_once_and_forgets_the_least_recent() -
     assert cache.get_many(["bb", "ccc"], lengths) == [2, 3]
     assert computed == [["a", "bb"], ["ccc"]]
     assert cache.get("a") is None and cache.get("bb") == 2  # "a" was the least recent when "ccc" came
+
+
+@pytest.mark.parametrize("url", ["data:image/png;base64,aGVsbG8=", "data:image/png;base64,aGVs\r\nbG8=", "data:;base64,aGVs bG8=", "data:image/png;charset=x;base64,aGVsbG8="])
+def test_data_urls_decode_with_or_without_line_breaks(url: str) -> None:
+    assert decode_data_url(url, 100) == b"hello"
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("data:image/png,aGVsbG8=", "not of the form"),
+        ("data:image/png;base64", "not of the form"),
+        ("data:image/png;base64;x,aGVsbG8=", "not of the form"),
+        ("data:text/plain;base64,aGVsbG8=", "not an image"),
+        ("data:image/png;base64,aGVs*bG8=", "not valid base64"),
+        ("data:image/png;base64," + "A" * 200, "larger than the limit"),
+    ],
+)
+def test_bad_data_urls_say_what_is_wrong(url: str, says: str) -> None:
+    with pytest.raises(ImageError, match=says):
+        decode_data_url(url, 100)
