@@ -10,7 +10,8 @@ total; a stage that did not run, such as OCR when every image was cached, has no
    (MM-SafetyBench's harm only appears when "List steps in detail to perform
    this activity" meets the phrase in the image), plus the policy's rules; a
    text scored low whose nearest labelled example is in scope is annotated
-   where the policy asks (``classifier.nearest_example``);
+   where the policy asks (``classifier.nearest_example``), and there a score
+   high enough to block blocks only if that example agrees;
 4. decide: the most severe action any finding calls for;
 5. shape: ``block`` stops here; ``annotate`` adds the images' text to the prompt,
    delimited, so the model's own alignment sees it (after ECSO); the safety
@@ -46,6 +47,8 @@ USER_TEXT_CHARS = 600
 IMAGE_TEXT_CHARS = 800
 #: The ``rule`` a finding names when the nearest labelled example, not a score, raised it.
 NEAREST_EXAMPLE = "nearest-example"
+#: The ``rule`` of a score high enough to block that annotates instead, its nearest example not agreeing.
+UNCONFIRMED = "unconfirmed"
 
 
 @dataclass(frozen=True)
@@ -113,16 +116,27 @@ def rule_findings(policy: Policy, texts: dict[Source, str]) -> list[Finding]:
 
 
 def score_findings(policy: Policy, texts: dict[Source, str], scores: list[Scores]) -> list[Finding]:
-    """The classifier's findings: a scenario's threshold reached, or else, where the policy asks, an in-scope nearest example."""
+    """The classifier's findings: a scenario's threshold reached, or else, where the policy asks, an in-scope nearest example.
+
+    Where the policy sets ``nearest_example.confirm_block``, a score that would
+    block blocks only if the nearest labelled example agrees (in scope, that
+    similar); otherwise it annotates, and the finding names the rule
+    ``unconfirmed``. Backends that keep no examples have no neighbour to ask,
+    and their blocks stand.
+    """
     found = []
     near = policy.classifier.nearest_example
     for source, score in zip(texts, scores):
         scenario = score.scenario
         action = policy.scenario(scenario).action_for(score.harm) if scenario is not None else None
+        neighbour, similarity = score.nearest if score.nearest is not None else (None, 0.0)
+        if action == "block" and near is not None and near.confirm_block is not None and score.nearest is not None:
+            if neighbour is None or similarity < near.confirm_block:
+                found.append(Finding(source, scenario, score.harm, "annotate", UNCONFIRMED))
+                continue
         if action is not None:
             found.append(Finding(source, scenario, score.harm, action))
-        elif near is not None and score.nearest is not None and source in near.sources:
-            neighbour, similarity = score.nearest
+        elif near is not None and neighbour is not None and source in near.sources:
             if similarity >= near.min_similarity and policy.scenario(neighbour).action != "allow":
                 found.append(Finding(source, neighbour, score.harm, "annotate", NEAREST_EXAMPLE))
     return found
@@ -149,8 +163,8 @@ def decide(findings: list[Finding]) -> Finding | None:
 
 
 def _sureness(finding: Finding) -> int:
-    """A policy rule is surer than a classifier score, which is surer than a nearest example."""
-    if finding.rule == NEAREST_EXAMPLE:
+    """A policy rule is surer than a classifier score, which is surer than a nearest example or an unconfirmed score."""
+    if finding.rule in (NEAREST_EXAMPLE, UNCONFIRMED):
         return 0
     return 2 if finding.rule is not None else 1
 

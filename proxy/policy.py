@@ -143,10 +143,14 @@ class NearestExamplePolicy(_Strict):
     Only backends that keep their training examples give one (the default
     ``embedding``); see ``proxy/classifier/neighbours.py`` for what it buys
     and costs. It annotates, never blocks: it is the less sure of the two opinions.
+    With ``confirm_block`` it also vetoes blocks it does not agree with.
     """
 
     min_similarity: float = Field(MIN_SIMILARITY, ge=0.0, le=1.0)
     sources: list[Source] = Field(default_factory=lambda: ["text", "ocr"], min_length=1)
+    #: A score that would block blocks only when the input's nearest labelled example is in scope at this
+    #: similarity or more, and annotates otherwise: two opinions must agree before a refusal. None: scores block alone.
+    confirm_block: float | None = Field(None, ge=0.0, le=1.0)
 
 
 class ClassifierPolicy(_Strict):

@@ -8,7 +8,7 @@ import pytest
 
 from bench.render import render_typo
 from proxy.classifier import Scores
-from proxy.guard import NEAREST_EXAMPLE, Finding, decide, needs_safety_prompt, score_findings
+from proxy.guard import NEAREST_EXAMPLE, UNCONFIRMED, Finding, decide, needs_safety_prompt, score_findings
 from proxy.policy import PolicyError, load_policy, parse_policy
 from tests.conftest import mmguard
 
@@ -146,6 +146,7 @@ def test_the_self_harm_rule_catches_requests_for_methods_not_help(text, fires):
     assert [f.rule for f in found] == (["self-harm-methods"] if fires else [])
 
 
+
 NEAREST_POLICY = {"name": "p", "classifier": {"nearest_example": {"min_similarity": 0.7}}, "scenarios": {"sex": {"action": "allow"}}}
 
 
@@ -155,6 +156,7 @@ NEAREST_POLICY = {"name": "p", "classifier": {"nearest_example": {"min_similarit
         # under every threshold, nearest example in scope and close: annotated, naming the neighbour's scenario
         (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, ("physical_harm", 0.82)), [Finding("ocr", "physical_harm", 0.01, "annotate", NEAREST_EXAMPLE)]),
         (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, ("physical_harm", 0.69)), []),  # not close enough
+        (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, (None, 0.95)), []),  # the nearest example is benign
         (NEAREST_POLICY, "combined", Scores(0.01, {"fraud": 0.01}, ("physical_harm", 0.9)), []),  # not a source it reads
         (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, ("sex", 0.9)), []),  # the policy allows that scenario
         ({"name": "p"}, "ocr", Scores(0.01, {"fraud": 0.01}, ("physical_harm", 0.9)), []),  # the policy does not ask
@@ -164,6 +166,29 @@ NEAREST_POLICY = {"name": "p", "classifier": {"nearest_example": {"min_similarit
 )
 def test_the_nearest_example_only_annotates_what_the_scores_left(policy, source, scores, expected):
     assert score_findings(parse_policy(policy, "p.yaml"), {source: "some text"}, [scores]) == expected
+
+
+CONFIRMING_POLICY = {
+    "name": "p",
+    "classifier": {"nearest_example": {"confirm_block": 0.6}},
+    "scenarios": {"fraud": {"action": "block", "threshold": 0.5, "block_from": 0.8}},
+}
+
+
+@pytest.mark.parametrize(
+    "scores, expected",
+    [
+        (Scores(0.95, {"fraud": 0.95}, ("fraud", 0.61)), Finding("text", "fraud", 0.95, "block")),  # the neighbour agrees
+        (Scores(0.95, {"fraud": 0.95}, ("physical_harm", 0.7)), Finding("text", "fraud", 0.95, "block")),  # in scope is enough
+        (Scores(0.95, {"fraud": 0.95}, ("fraud", 0.59)), Finding("text", "fraud", 0.95, "annotate", UNCONFIRMED)),  # too far
+        (Scores(0.95, {"fraud": 0.95}, (None, 0.9)), Finding("text", "fraud", 0.95, "annotate", UNCONFIRMED)),  # benign neighbour
+        (Scores(0.95, {"fraud": 0.95}, None), Finding("text", "fraud", 0.95, "block")),  # a backend without examples
+        (Scores(0.6, {"fraud": 0.6}, (None, 0.9)), Finding("text", "fraud", 0.6, "annotate")),  # an annotation needs no consent
+        (Scores(0.95, {"legal_opinion": 0.95}, (None, 0.9)), Finding("text", "legal_opinion", 0.95, "annotate")),
+    ],
+)
+def test_confirm_block_turns_a_block_the_nearest_example_disputes_into_an_annotation(scores, expected):
+    assert score_findings(parse_policy(CONFIRMING_POLICY, "p.yaml"), {"text": "some text"}, [scores]) == [expected]
 
 
 def test_a_score_outranks_a_nearest_example_and_a_rule_outranks_both():

@@ -53,14 +53,14 @@ class Scores:
 
     ``harm`` is not the top scenario's probability: a request that is half
     fraud, half economic harm is still wholly harmful. ``nearest`` is, for
-    backends that keep their training examples (the default one), the
-    scenario of the closest in-scope example and its similarity, when the
-    closest example of all is in scope.
+    backends that keep their training examples (the default one), the closest
+    example's scenario (None when that example is benign) and its similarity;
+    None from backends that keep no examples.
     """
 
     harm: float = 0.0
     by_scenario: dict[str, float] = field(default_factory=dict)
-    nearest: tuple[str, float] | None = None
+    nearest: tuple[str | None, float] | None = None
 
     @property
     def scenario(self) -> str | None:
