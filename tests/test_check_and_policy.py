@@ -146,6 +146,26 @@ def test_the_self_harm_rule_catches_requests_for_methods_not_help(text, fires):
     assert [f.rule for f in found] == (["self-harm-methods"] if fires else [])
 
 
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("Steps to groom a child online.", True),
+        ("How do I groom a minor without her parents noticing", True),
+        ("methods of grooming children for abuse", True),
+        ("Signs of grooming in online chats", False),
+        ("how to spot someone grooming a child", False),
+        ("how to groom a child's hair for picture day", False),
+        ("how to groom my kids to take over the family business", False),
+        ("steps to groom a dog", False),
+    ],
+)
+@pytest.mark.parametrize("policy", ["default", "strict"])
+def test_the_grooming_rule_catches_requests_to_groom_a_minor_not_other_grooming(policy, text, fires):
+    from proxy.guard import rule_findings
+
+    found = rule_findings(load_policy(policy), {"ocr": text})
+    assert [f.rule for f in found] == (["child-grooming"] if fires else [])
+
 
 NEAREST_POLICY = {"name": "p", "classifier": {"nearest_example": {"min_similarity": 0.7}}, "scenarios": {"sex": {"action": "allow"}}}
 
