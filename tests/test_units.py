@@ -202,6 +202,10 @@ def test_data_urls_decode_with_or_without_line_breaks(url: str) -> None:
     assert decode_data_url(url, 100) == b"hello"
 
 
+def test_line_breaks_do_not_count_towards_the_size_limit() -> None:
+    assert decode_data_url("data:image/png;base64,aGVs\r\n\r\n\r\nbG8=", 6) == b"hello"
+
+
 @pytest.mark.parametrize(
     ("url", "says"),
     [
