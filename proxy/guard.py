@@ -129,16 +129,16 @@ def score_findings(policy: Policy, texts: dict[Source, str], scores: list[Scores
     for source, score in zip(texts, scores):
         scenario = score.scenario
         action = policy.scenario(scenario).action_for(score.harm) if scenario is not None else None
-        neighbour, similarity = score.nearest if score.nearest is not None else (None, 0.0)
-        if action == "block" and near is not None and near.confirm_block is not None and score.nearest is not None:
-            if neighbour is None or similarity < near.confirm_block:
+        neighbour = score.nearest
+        if action == "block" and near is not None and near.confirm_block is not None and neighbour is not None:
+            if neighbour.scenario is None or neighbour.similarity < near.confirm_block:
                 found.append(Finding(source, scenario, score.harm, "annotate", UNCONFIRMED))
                 continue
         if action is not None:
             found.append(Finding(source, scenario, score.harm, action))
-        elif near is not None and neighbour is not None and source in near.sources:
-            if similarity >= near.min_similarity and policy.scenario(neighbour).action != "allow":
-                found.append(Finding(source, neighbour, score.harm, "annotate", NEAREST_EXAMPLE))
+        elif near is not None and neighbour is not None and neighbour.scenario is not None and source in near.sources:
+            if neighbour.similarity >= near.min_similarity and policy.scenario(neighbour.scenario).action != "allow":
+                found.append(Finding(source, neighbour.scenario, score.harm, "annotate", NEAREST_EXAMPLE))
     return found
 
 

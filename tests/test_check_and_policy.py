@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bench.render import render_typo
-from proxy.classifier import Scores
+from proxy.classifier import Neighbour, Scores
 from proxy.guard import NEAREST_EXAMPLE, UNCONFIRMED, Finding, decide, needs_safety_prompt, score_findings
 from proxy.policy import PolicyError, load_policy, parse_policy
 from tests.conftest import mmguard
@@ -174,14 +174,14 @@ NEAREST_POLICY = {"name": "p", "classifier": {"nearest_example": {"min_similarit
     "policy, source, scores, expected",
     [
         # under every threshold, nearest example in scope and close: annotated, naming the neighbour's scenario
-        (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, ("physical_harm", 0.82)), [Finding("ocr", "physical_harm", 0.01, "annotate", NEAREST_EXAMPLE)]),
-        (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, ("physical_harm", 0.69)), []),  # not close enough
-        (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, (None, 0.95)), []),  # the nearest example is benign
-        (NEAREST_POLICY, "combined", Scores(0.01, {"fraud": 0.01}, ("physical_harm", 0.9)), []),  # not a source it reads
-        (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, ("sex", 0.9)), []),  # the policy allows that scenario
-        ({"name": "p"}, "ocr", Scores(0.01, {"fraud": 0.01}, ("physical_harm", 0.9)), []),  # the policy does not ask
+        (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, Neighbour("physical_harm", 0.82)), [Finding("ocr", "physical_harm", 0.01, "annotate", NEAREST_EXAMPLE)]),
+        (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, Neighbour("physical_harm", 0.69)), []),  # not close enough
+        (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, Neighbour(None, 0.95)), []),  # the nearest example is benign
+        (NEAREST_POLICY, "combined", Scores(0.01, {"fraud": 0.01}, Neighbour("physical_harm", 0.9)), []),  # not a source it reads
+        (NEAREST_POLICY, "ocr", Scores(0.01, {"fraud": 0.01}, Neighbour("sex", 0.9)), []),  # the policy allows that scenario
+        ({"name": "p"}, "ocr", Scores(0.01, {"fraud": 0.01}, Neighbour("physical_harm", 0.9)), []),  # the policy does not ask
         # a score over the threshold decides by itself; the neighbour adds nothing
-        (NEAREST_POLICY, "text", Scores(0.95, {"fraud": 0.95}, ("physical_harm", 0.9)), [Finding("text", "fraud", 0.95, "block")]),
+        (NEAREST_POLICY, "text", Scores(0.95, {"fraud": 0.95}, Neighbour("physical_harm", 0.9)), [Finding("text", "fraud", 0.95, "block")]),
     ],
 )
 def test_the_nearest_example_only_annotates_what_the_scores_left(policy, source, scores, expected):
@@ -198,13 +198,13 @@ CONFIRMING_POLICY = {
 @pytest.mark.parametrize(
     "scores, expected",
     [
-        (Scores(0.95, {"fraud": 0.95}, ("fraud", 0.61)), Finding("text", "fraud", 0.95, "block")),  # the neighbour agrees
-        (Scores(0.95, {"fraud": 0.95}, ("physical_harm", 0.7)), Finding("text", "fraud", 0.95, "block")),  # in scope is enough
-        (Scores(0.95, {"fraud": 0.95}, ("fraud", 0.59)), Finding("text", "fraud", 0.95, "annotate", UNCONFIRMED)),  # too far
-        (Scores(0.95, {"fraud": 0.95}, (None, 0.9)), Finding("text", "fraud", 0.95, "annotate", UNCONFIRMED)),  # benign neighbour
+        (Scores(0.95, {"fraud": 0.95}, Neighbour("fraud", 0.61)), Finding("text", "fraud", 0.95, "block")),  # the neighbour agrees
+        (Scores(0.95, {"fraud": 0.95}, Neighbour("physical_harm", 0.7)), Finding("text", "fraud", 0.95, "block")),  # in scope is enough
+        (Scores(0.95, {"fraud": 0.95}, Neighbour("fraud", 0.59)), Finding("text", "fraud", 0.95, "annotate", UNCONFIRMED)),  # too far
+        (Scores(0.95, {"fraud": 0.95}, Neighbour(None, 0.9)), Finding("text", "fraud", 0.95, "annotate", UNCONFIRMED)),  # benign neighbour
         (Scores(0.95, {"fraud": 0.95}, None), Finding("text", "fraud", 0.95, "block")),  # a backend without examples
-        (Scores(0.6, {"fraud": 0.6}, (None, 0.9)), Finding("text", "fraud", 0.6, "annotate")),  # an annotation needs no consent
-        (Scores(0.95, {"legal_opinion": 0.95}, (None, 0.9)), Finding("text", "legal_opinion", 0.95, "annotate")),
+        (Scores(0.6, {"fraud": 0.6}, Neighbour(None, 0.9)), Finding("text", "fraud", 0.6, "annotate")),  # an annotation needs no consent
+        (Scores(0.95, {"legal_opinion": 0.95}, Neighbour(None, 0.9)), Finding("text", "legal_opinion", 0.95, "annotate")),
     ],
 )
 def test_confirm_block_turns_a_block_the_nearest_example_disputes_into_an_annotation(scores, expected):

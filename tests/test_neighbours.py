@@ -31,8 +31,8 @@ def test_the_shipped_classifier_names_a_training_example_as_its_own_neighbour() 
     harmful = next(e for e in trained if e.label == "harmful" and e.scenario == "malware_generation")
     benign = next(e for e in trained if e.label == "benign" and e.scenario == "malware_generation")
     scores = EmbeddingClassifier().classify([harmful.text, benign.text])
-    assert scores[0].nearest is not None and scores[0].nearest[0] == "malware_generation" and scores[0].nearest[1] > 0.95
-    assert scores[1].nearest is not None and scores[1].nearest[0] is None
+    assert scores[0].nearest is not None and scores[0].nearest.scenario == "malware_generation" and scores[0].nearest.similarity > 0.95
+    assert scores[1].nearest is not None and scores[1].nearest.scenario is None
 
 
 def test_repeated_texts_are_scored_once() -> None:

@@ -48,19 +48,26 @@ def combine(user_text: str, image_text: str) -> str:
 
 
 @dataclass(frozen=True)
+class Neighbour:
+    """The labelled example closest to a text: its scenario (None when it is benign) and how similar it is."""
+
+    scenario: str | None
+    similarity: float
+
+
+@dataclass(frozen=True)
 class Scores:
     """One text's verdict: how likely it is an in-scope request at all (``harm``), and of which scenario.
 
     ``harm`` is not the top scenario's probability: a request that is half
     fraud, half economic harm is still wholly harmful. ``nearest`` is, for
     backends that keep their training examples (the default one), the closest
-    example's scenario (None when that example is benign) and its similarity;
-    None from backends that keep no examples.
+    of them; None from backends that keep no examples.
     """
 
     harm: float = 0.0
     by_scenario: dict[str, float] = field(default_factory=dict)
-    nearest: tuple[str | None, float] | None = None
+    nearest: Neighbour | None = None
 
     @property
     def scenario(self) -> str | None:

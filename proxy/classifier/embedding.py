@@ -132,6 +132,6 @@ class EmbeddingClassifier:
         names = self._head.scenarios
         near = self._neighbours.nearest(features) if self._neighbours is not None else [None] * len(texts)
         return [
-            Scores(float(h), {n: float(h * p) for n, p in zip(names, row)}, (n.scenario, n.similarity) if n else None)
-            for h, row, n in zip(harm, scenarios, near)
+            Scores(float(h), {n: float(h * p) for n, p in zip(names, row)}, near_example)
+            for h, row, near_example in zip(harm, scenarios, near)
         ]

@@ -28,18 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from proxy.classifier import Neighbour
+
 NEIGHBOURS_FILE = "neighbours.npz"
 DIMENSIONS = 128
 BENIGN = -1
 #: The similarity from which the nearest example's opinion counts: the policy key's default and the
 #: training report's (0.8 kept only a quarter of its gain on the held-out set).
 MIN_SIMILARITY = 0.7
-
-
-@dataclass(frozen=True)
-class Neighbour:
-    scenario: str | None  # None: the nearest example is benign
-    similarity: float
 
 
 @dataclass(frozen=True)
