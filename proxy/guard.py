@@ -8,7 +8,8 @@ total; a stage that did not run, such as OCR when every image was cached, has no
 2. OCR: the text in each image (cached by content hash);
 3. classify: three inputs, the users' text, the images' text, and both together
    (MM-SafetyBench's harm only appears when "List steps in detail to perform
-   this activity" meets the phrase in the image), plus the policy's rules; a
+   this activity" meets the phrase in the image; a ``Joined``, which the
+   default classifier pools from the two it has read), plus the policy's rules; a
    text scored low whose nearest labelled example is in scope is annotated
    where the policy asks (``classifier.nearest_example``), and there a score
    high enough to block blocks only if that example agrees;
@@ -30,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.classifier import Classifier, Scores, build_classifier, combine, normalize
+from proxy.classifier import Classifier, Input, Joined, Scores, build_classifier, normalize
 from proxy.errors import ProxyError
 from proxy.intake import ImageIntake, LoadedImage, image_refs
 from proxy.ocr import OcrEngine, OcrResult
@@ -93,29 +94,29 @@ def clean_ocr(result: OcrResult, min_confidence: float) -> str:
     return " ".join(w.text for w in result.words if w.confidence >= min_confidence)
 
 
-def inputs(policy: Policy, text: str, image_text: str) -> dict[Source, str]:
+def inputs(policy: Policy, text: str, image_text: str) -> dict[Source, Input]:
     """The three inputs the guard judges, normalised, without empty ones or those the policy skips."""
     text, image_text = normalize(text), normalize(image_text)
-    candidates: dict[Source, str] = {
+    candidates: dict[Source, Input] = {
         "text": text,
         "ocr": image_text,
-        "combined": combine(text, image_text) if text and image_text else "",
+        "combined": Joined(text, image_text) if text and image_text else "",
     }
-    return {s: t for s, t in candidates.items() if t.strip() and s in policy.sources}
+    return {s: t for s, t in candidates.items() if str(t).strip() and s in policy.sources}
 
 
-def rule_findings(policy: Policy, texts: dict[Source, str]) -> list[Finding]:
+def rule_findings(policy: Policy, texts: dict[Source, Input]) -> list[Finding]:
     found = []
     for rule in policy.rules:
         pattern = rule.compiled()
         for source, text in texts.items():
-            if source in rule.sources and pattern.search(text):
+            if source in rule.sources and pattern.search(str(text)):
                 found.append(Finding(source, rule.scenario, 1.0, rule.action, rule.name))
                 break
     return found
 
 
-def score_findings(policy: Policy, texts: dict[Source, str], scores: list[Scores]) -> list[Finding]:
+def score_findings(policy: Policy, texts: dict[Source, Input], scores: list[Scores]) -> list[Finding]:
     """The classifier's findings: a scenario's threshold reached, or else, where the policy asks, an in-scope nearest example.
 
     Where the policy sets ``nearest_example.confirm_block``, a score that would
@@ -218,7 +219,7 @@ class Guard:
         timings["ocr"] = (time.perf_counter() - mark) * 1000
         return [hit if hit is not None else next(read) for hit in hits]
 
-    async def classify(self, policy: Policy, texts: list[str]) -> list[Scores]:
+    async def classify(self, policy: Policy, texts: list[Input]) -> list[Scores]:
         """Scores of ``texts`` under the policy's classifier, in the guard's pool: the event loop never waits on a model."""
         classifier = self.classifier(policy)
         return await asyncio.get_running_loop().run_in_executor(self._pool, classifier.classify, texts)

@@ -324,6 +324,23 @@ def test_rules_still_decide_when_the_classifier_fails(stub, tmp_path, fail_mode)
         assert r.headers["x-mmguard-rule"] == "nerve-agents" and r.headers["x-mmguard-scenario"] == "physical_harm"
 
 
+def test_a_backend_that_reads_strings_judges_the_combined_input_as_one_text(stub, tmp_path):
+    """The default backend pools the combined input from its parts; an LLM judge is sent the user's words, then the image's."""
+    path = tmp_path / "judge.yaml"
+    judge = {"backend": "llm", "options": {"model": "openai/echo", "api_base": f"{stub.url}/v1", "template": "llamaguard"}}
+    path.write_text(yaml.safe_dump({"name": "judge", "classifier": judge}))
+    config = {"model_list": [stub_route("echo", stub.url, "direct", policy=str(path))]}
+    import os
+
+    os.environ.setdefault("OPENAI_API_KEY", "sk-test-not-used")
+    with running_proxy(config) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+        client.chat.completions.with_raw_response.create(model="echo", messages=image_message(render_typo("paint a garden shed")))
+    judged = [r.body["messages"][-1]["content"] for r in stub.requests if r.body.get("max_tokens") == 20]
+    assert f"{STEPS}\npaint a garden shed" in judged
+    assert STEPS in judged and "paint a garden shed" in judged  # and each part alone
+
+
 # OCR preprocessing and tesseract settings (proxy/ocr.py), on real tesseract without a proxy.
 
 

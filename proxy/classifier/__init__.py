@@ -4,7 +4,10 @@ A backend maps texts to ``Scores``: for each scenario, the probability that the
 text is an in-scope request of that scenario. The guard runs it on three
 inputs per request (the user's text, the text read in the images, and both
 together), so that harm which only appears when the instruction meets the
-image's phrase is still seen.
+image's phrase is still seen. "Both together" is a ``Joined`` rather than one
+string, so that a backend that can judge it from the two parts it has already
+read (the default one does) need not read them again; the others read
+``str(joined)``, the two texts one after the other.
 
 Backends, by the name a policy uses:
 
@@ -43,8 +46,28 @@ def normalize(text: str) -> str:
 
 
 def combine(user_text: str, image_text: str) -> str:
-    """The "combined" input: the user's words followed by what the images say, as training joins them too."""
+    """The combined input as one string: the user's words followed by what the images say (``str(Joined)``)."""
     return f"{user_text}\n{image_text}" if user_text and image_text else user_text or image_text
+
+
+@dataclass(frozen=True)
+class Joined:
+    """The "combined" input: the user's words and what the images say, judged as one request."""
+
+    user_text: str
+    image_text: str
+
+    def __str__(self) -> str:
+        return combine(self.user_text, self.image_text)
+
+
+#: What a backend judges: a text, or a user's text joined with the images' text.
+Input = str | Joined
+
+
+def as_text(inputs: list[Input]) -> list[str]:
+    """The inputs as plain strings, for backends that read one string per input."""
+    return [str(i) for i in inputs]
 
 
 @dataclass(frozen=True)
@@ -77,8 +100,8 @@ class Scores:
 class Classifier(Protocol):
     name: str
 
-    def classify(self, texts: list[str]) -> list[Scores]:
-        """Scores for each text, in order. Blocking: the guard calls it from a worker thread."""
+    def classify(self, texts: list[Input]) -> list[Scores]:
+        """Scores for each input, in order. Blocking: the guard calls it from a worker thread."""
         ...
 
 

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from proxy.classifier import combine
+from proxy.classifier import Input, Joined
 
 BENIGN = "benign"
 
@@ -76,11 +76,11 @@ def load_examples(folder: Path | None = None) -> list[Example]:
     return [e for path in sorted(folder.glob("*.jsonl")) for e in parse_examples(path.read_text(), str(path))]
 
 
-def with_instructions(examples: Iterable[Example], per_example: int = 2) -> Iterator[tuple[str, str]]:
-    """(text, target) pairs: each example alone, and joined with instructions the way the guard joins them."""
+def with_instructions(examples: Iterable[Example], per_example: int = 2) -> Iterator[tuple[Input, str]]:
+    """(input, target) pairs: each example alone, and joined with instructions the way the guard joins them."""
     for example in examples:
         yield example.text, example.target
         start = int(hashlib.sha256(example.text.encode()).hexdigest(), 16) % len(INSTRUCTIONS)
         for k in range(per_example):
             instruction = INSTRUCTIONS[(start + k) % len(INSTRUCTIONS)]
-            yield combine(instruction, example.text), example.target
+            yield Joined(instruction, example.text), example.target

@@ -21,6 +21,7 @@ from typing import TextIO
 
 import numpy as np
 
+from proxy.classifier import Input
 from proxy.classifier.adapter import TARGETS, linear
 from proxy.classifier.dataset import BENIGN
 
@@ -39,6 +40,10 @@ class Settings:
     Rendered through the guard (``mmguard eval-guard``), 16 and 32 blocked as
     few look-alikes (2.9%), and 16 blocked more harmful images (92.4% against
     91.6%) with an adapter half the size (1.2 MB).
+
+    The table is from before the combined input was pooled from its two texts
+    (``encoder.join``). Retrained so, rank 16 and 3 epochs gave .960 / .950 /
+    .024, and through the guard 2.1% of look-alikes blocked instead of 2.9%.
     """
 
     rank: int = 16
@@ -54,13 +59,15 @@ class Settings:
     threads: int = 1
 
 
-def finetune(pairs: list[tuple[str, str]], settings: Settings = Settings(), stream: TextIO = sys.stderr) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(text, target) pairs, target a scenario or ``benign`` -> ``{"<layer>.<target>": (A, scaled B)}``."""
+def finetune(pairs: list[tuple[Input, str]], settings: Settings = Settings(), stream: TextIO = sys.stderr) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(input, target) pairs, target a scenario or ``benign`` -> ``{"<layer>.<target>": (A, scaled B)}``.
+
+    A ``Joined`` input is pooled from its two texts read apart, as the encoder serves it."""
     import torch
     from torch import nn
     from transformers import AutoModel, AutoTokenizer
 
-    from proxy.classifier.encoder import LAYERS, model_dir, native_bfloat16, pool
+    from proxy.classifier.encoder import LAYERS, MAX_TOKENS, features_of, join, model_dir, native_bfloat16, parts, pool
 
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
@@ -112,10 +119,14 @@ def finetune(pairs: list[tuple[str, str]], settings: Settings = Settings(), stre
             if step >= steps:
                 break
             batch = order[start : start + settings.batch_size]
-            tokens = tokenizer([t for t, _ in batch], truncation=True, max_length=128, padding=True, return_tensors="pt")
+            texts = list(dict.fromkeys(t for item, _ in batch for t in parts(item)))
+            tokens = tokenizer(texts, truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt")
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
                 hidden = model(**tokens, output_hidden_states=True).hidden_states
-            features = pool(hidden, tokens["attention_mask"]).float() * settings.feature_scale
+            means = pool(hidden, tokens["attention_mask"])
+            row = {t: r for r, t in enumerate(texts)}
+            joined = [[means[row[t]] for t in parts(item)] for item, _ in batch]
+            features = features_of(torch.stack([join(*m) if len(m) == 2 else m[0] for m in joined])) * settings.feature_scale
             in_scope = torch.tensor([float(t != BENIGN) for _, t in batch])
             loss = nn.functional.binary_cross_entropy_with_logits(in_scope_head(features).squeeze(-1), in_scope)
             rows = [i for i, (_, t) in enumerate(batch) if t != BENIGN]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from proxy.classifier import Scores
+from proxy.classifier import Input, Scores, as_text
 
 BENIGN = "benign"
 
@@ -32,10 +32,10 @@ class HfClassifier:
         self._targets = [labels.get(id2label[i], BENIGN) for i in range(len(id2label))]
         self._max_tokens = max_tokens
 
-    def classify(self, texts: list[str]) -> list[Scores]:
+    def classify(self, texts: list[Input]) -> list[Scores]:
         torch = self._torch
         with torch.inference_mode():
-            batch = self._tokenizer(texts, padding=True, truncation=True, max_length=self._max_tokens, return_tensors="pt")
+            batch = self._tokenizer(as_text(texts), padding=True, truncation=True, max_length=self._max_tokens, return_tensors="pt")
             probabilities = torch.softmax(self._model(**batch).logits, dim=-1).numpy()
         out = []
         for row in probabilities:

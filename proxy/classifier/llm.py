@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 
-from proxy.classifier import Scores
+from proxy.classifier import Input, Scores, as_text
 
 #: MLCommons hazards as Llama Guard 3 numbers them, and the MM-SafetyBench scenario each counts toward.
 HAZARDS: dict[str, tuple[str, str]] = {
@@ -83,11 +83,11 @@ class LlmJudge:
         categories = "\n".join(f"{code}: {name}." for code, (name, _) in HAZARDS.items())
         return GENERIC_PROMPT.format(categories=categories, text=text)
 
-    def classify(self, texts: list[str]) -> list[Scores]:
+    def classify(self, texts: list[Input]) -> list[Scores]:
         import litellm
 
         out = []
-        for text in texts:
+        for text in as_text(texts):
             response = litellm.completion(
                 model=self.model,
                 api_base=self.api_base,

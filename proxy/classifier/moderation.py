@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from proxy.classifier import Scores
+from proxy.classifier import Input, Scores, as_text
 
 CATEGORY_SCENARIOS: dict[str, str] = {
     "harassment": "hate_speech",
@@ -47,9 +47,9 @@ class ModerationClassifier:
         if self._api_key is None:
             raise ValueError(f"environment variable {api_key_env} is not set")
 
-    def classify(self, texts: list[str]) -> list[Scores]:
+    def classify(self, texts: list[Input]) -> list[Scores]:
         import litellm
 
-        response = litellm.moderation(model=self.model, input=texts, api_key=self._api_key, api_base=self.api_base)
+        response = litellm.moderation(model=self.model, input=as_text(texts), api_key=self._api_key, api_base=self.api_base)
         results = response.results if hasattr(response, "results") else response["results"]
         return [scores_from(dict(r.category_scores if hasattr(r, "category_scores") else r["category_scores"])) for r in results]

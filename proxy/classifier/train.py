@@ -20,7 +20,7 @@ from typing import TextIO
 
 import numpy as np
 
-from proxy.classifier import combine
+from proxy.classifier import Input, Joined
 from proxy.classifier.dataset import BENIGN, INSTRUCTIONS, Example, load_examples, with_instructions
 from proxy.classifier.adapter import ADAPTER_FILE, save
 from proxy.classifier.embedding import HEAD_FILE, Head
@@ -69,7 +69,7 @@ def evaluate(head: Head, encoder: Encoder, examples: list[Example], neighbours: 
     out = {}
     truth = [e.label == "harmful" for e in examples]
     scenarios = [e.scenario for e in examples]
-    for name, texts in (("text", [e.text for e in examples]), ("combined", [combine(INSTRUCTIONS[0], e.text) for e in examples])):
+    for name, texts in (("text", [e.text for e in examples]), ("combined", [Joined(INSTRUCTIONS[0], e.text) for e in examples])):
         features = encoder.encode_uncached(texts)
         predicted = [head.scenarios[int(i)] for i in np.argmax(head.scenario_probabilities(features), axis=1)]
         harm = head.harm(features)
@@ -80,7 +80,7 @@ def evaluate(head: Head, encoder: Encoder, examples: list[Example], neighbours: 
     return out
 
 
-def training_pairs(examples: list[Example]) -> list[tuple[str, str]]:
+def training_pairs(examples: list[Example]) -> list[tuple[Input, str]]:
     """What both steps learn from: each example alone and with instructions, and the bare instructions as benign."""
     return list(with_instructions(examples)) + [(instruction, BENIGN) for instruction in INSTRUCTIONS]
 
