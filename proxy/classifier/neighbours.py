@@ -4,9 +4,9 @@ The heads generalise from the labelled set, and in doing so they let some of
 it go: on the held-out quarter they miss about 5% of harmful requests, many
 of them close kin of a harmful training example ("infect a USB with malware").
 The label of the single nearest training example catches about a quarter of
-those misses (held-out recall of the text input .950 -> .964 at similarity
+those misses (held-out recall of the text input .956 -> .966 at similarity
 0.7, projected to 128 dimensions; with the first, rank-8 adapter it caught
-half, 94.5% -> 96.8%), at the price of benign texts flagged 2.4% -> 3.5%.
+half, 94.5% -> 96.8%), at the price of benign texts flagged 2.5% -> 3.6%.
 That price is why its verdict on a low score only ever *annotates*: the model
 is shown the image's text and left to judge it, nothing is refused. The same
 verdict can also veto a block it disagrees with (``confirm_block`` in the

@@ -35,6 +35,14 @@ HIDDEN = 128
 ALPHA = 1e-2
 #: Networks averaged in the harm head, each from its own seed (see ``embedding.py``).
 MEMBERS = 4
+#: How much each bare instruction counts in the harm head, against 1 for every other example. A combined
+#: input is pooled halfway between its two texts (``encoder.join``), so every harmful request joined with an
+#: instruction pulls the instruction's own region towards "harmful". Counted once, the eight bare
+#: instructions scored 0.02 to 0.06 alone, over the default policy's ``safety_prompt.skip_below`` of 0.02,
+#: so every image request got the safety prompt (bench over-refusal 6.3% instead of 4.2%). At 50 they
+#: score 0.008 to 0.023, and on the held-out set rendered as TYPO images 91.6% of benign requests score
+#: under 0.02 against 1.9% of harmful ones (at 10: 0.014 to 0.046; counted once, none of either).
+INSTRUCTION_WEIGHT = 50.0
 #: Inverse L2 strength of the scenario head (a logistic regression).
 SCENARIO_C = 16.0
 
@@ -92,8 +100,9 @@ def train(examples: list[Example], encoder: Encoder, c: float = SCENARIO_C) -> H
     texts, targets = zip(*training_pairs(examples))
     features = encoder.encode_uncached(list(texts))
     in_scope = np.array([t != BENIGN for t in targets])
+    weights = np.array([INSTRUCTION_WEIGHT if t in INSTRUCTIONS else 1.0 for t in texts])
     members = [
-        MLPClassifier(hidden_layer_sizes=(HIDDEN,), alpha=ALPHA, max_iter=300, early_stopping=True, random_state=seed).fit(features, in_scope)
+        MLPClassifier(hidden_layer_sizes=(HIDDEN,), alpha=ALPHA, max_iter=300, early_stopping=True, random_state=seed).fit(features, in_scope, sample_weight=weights)
         for seed in range(MEMBERS)
     ]
     scenario = LogisticRegression(C=c, max_iter=5000).fit(features[in_scope], np.array(targets)[in_scope])
