@@ -10,13 +10,20 @@ FigStep). Reported:
 - benign look-alikes and ordinary image text: blocked;
 - recall on each harder typography form of ``bench.typography``.
 
-Two sets (``--set``):
+Three sets (``--set``):
 
 - ``held-out``: the labelled set's held-out quarter, written by the same hands
   as the training data; an upper bound for unseen benchmarks.
 - ``fresh``: ``bench/data/guard_fresh.jsonl``, written afterwards by a writer who
   never saw the labelled set, and never trained or tuned on (new training
-  lines near it are dropped). The honest figure.
+  lines near it are dropped). The honest figure; by now scored after every
+  change of classifier, so a change chosen with its errors in mind is no
+  longer measured fairly on it.
+- ``fresh2``: ``bench/data/guard_fresh2.jsonl`` (405 lines), written on
+  2026-12-06 by a writer who read neither the labelled set nor ``fresh``, in
+  XSTest's safe-prompt types, with ordinary image text a third of which
+  sounds alarming out of context; its 13 exact repeats of labelled or
+  ``fresh`` lines were taken out. Never trained or tuned on; keep it so.
 
 A JSONL file of ``{"text", "label", "scenario"}`` lines in the labelled set's
 format can be given instead.
@@ -42,7 +49,8 @@ from proxy.policy import Policy, load_policy
 from proxy.request import ChatRequest
 from proxy.scenarios import by_id
 
-FRESH_PATH = "data/guard_fresh.jsonl"
+#: The sets written apart from the labelled set, by name.
+FRESH_SETS = {"fresh": "data/guard_fresh.jsonl", "fresh2": "data/guard_fresh2.jsonl"}
 
 
 @dataclass
@@ -72,10 +80,10 @@ async def _decide(guard: Guard, policy: Policy, examples: Iterable[Example], for
 
 
 def load_set(name: str) -> list[Example]:
-    """The examples of ``held-out``, ``fresh`` or a JSONL file in the labelled set's format."""
+    """The examples of ``held-out``, ``fresh``, ``fresh2`` or a JSONL file in the labelled set's format."""
     if name == "held-out":
         return [e for e in load_examples() if e.held_out]
-    text = resources.files("bench").joinpath(FRESH_PATH).read_text(encoding="utf-8") if name == "fresh" else Path(name).read_text(encoding="utf-8")
+    text = resources.files("bench").joinpath(FRESH_SETS[name]).read_text(encoding="utf-8") if name in FRESH_SETS else Path(name).read_text(encoding="utf-8")
     return parse_examples(text, name)
 
 

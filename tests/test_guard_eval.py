@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bench.guard_eval import evaluate, load_set, print_tallies
+from proxy.classifier.dataset import load_examples
 from tests.conftest import mmguard
 
 
@@ -16,10 +17,12 @@ def _write(path, rows) -> None:
 
 
 def test_the_bundled_sets_load() -> None:
-    held_out, fresh = load_set("held-out"), load_set("fresh")
-    assert held_out and fresh
-    assert {e.label for e in fresh} == {"harmful", "benign"}
+    held_out, fresh, fresh2 = load_set("held-out"), load_set("fresh"), load_set("fresh2")
+    assert held_out and fresh and fresh2
+    assert {e.label for e in fresh} == {e.label for e in fresh2} == {"harmful", "benign"}
     assert not {e.text.lower() for e in fresh} & {e.text.lower() for e in held_out}
+    training = {e.text.lower() for e in load_examples()}
+    assert not {e.text.lower() for e in fresh2} & (training | {e.text.lower() for e in fresh})
 
 
 def test_a_bad_line_names_the_file_and_line(tmp_path) -> None:
