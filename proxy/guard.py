@@ -96,13 +96,11 @@ def clean_ocr(result: OcrResult, min_confidence: float) -> str:
 
 def inputs(policy: Policy, text: str, image_text: str) -> dict[Source, Input]:
     """The three inputs the guard judges, normalised, without empty ones or those the policy skips."""
-    text, image_text = normalize(text), normalize(image_text)
-    candidates: dict[Source, Input] = {
-        "text": text,
-        "ocr": image_text,
-        "combined": Joined(text, image_text) if text and image_text else "",
-    }
-    return {s: t for s, t in candidates.items() if str(t).strip() and s in policy.sources}
+    text, image_text = normalize(text), normalize(image_text)  # whitespace folded: a blank text is ""
+    candidates: dict[Source, Input] = {"text": text, "ocr": image_text}
+    if text and image_text:
+        candidates["combined"] = Joined(text, image_text)
+    return {s: t for s, t in candidates.items() if t and s in policy.sources}
 
 
 def rule_findings(policy: Policy, texts: dict[Source, Input]) -> list[Finding]:

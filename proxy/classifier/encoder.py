@@ -252,14 +252,8 @@ class Encoder:
 
     def _features(self, inputs: list[Input], means: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """Features of ``inputs`` from the token means of every text they hold, each text computed once."""
-        texts = list(dict.fromkeys(t for i in inputs for t in parts(i)))
-        row = {t: r for r, t in enumerate(texts)}
-        computed = self._torch.from_numpy(means(texts))
-        rows = []
-        for item in inputs:
-            means_of_parts = [computed[row[t]] for t in parts(item)]
-            rows.append(join(*means_of_parts) if len(means_of_parts) == 2 else means_of_parts[0])
-        return features_of(self._torch.stack(rows)).numpy()
+        texts = texts_of(inputs)
+        return input_features(inputs, texts, self._torch.from_numpy(means(texts))).numpy()
 
     def encode(self, inputs: list[Input]) -> np.ndarray:
         """Features of ``inputs`` in order, computing only the texts whose token means are not cached."""
@@ -297,6 +291,27 @@ def parts(item: Input) -> tuple[str, ...]:
     if isinstance(item, Joined):
         return tuple(t for t in (item.user_text, item.image_text) if t) or ("",)
     return (item,)
+
+
+def texts_of(inputs: list[Input]) -> list[str]:
+    """Every text the inputs hold, each once, in order of first appearance: what the model has to read."""
+    return list(dict.fromkeys(t for item in inputs for t in parts(item)))
+
+
+def input_features(inputs: list[Input], texts: list[str], means: torch.Tensor) -> torch.Tensor:
+    """The features of ``inputs`` from ``means``, the token means of ``texts`` (``texts_of(inputs)``) row by row.
+
+    Serving and the adapter's training both build them here, so the adapter
+    learns exactly the pooling it is served with.
+    """
+    import torch
+
+    row = {t: r for r, t in enumerate(texts)}
+    pooled = []
+    for item in inputs:
+        means_of_parts = [means[row[t]] for t in parts(item)]
+        pooled.append(join(*means_of_parts) if len(means_of_parts) == 2 else means_of_parts[0])
+    return features_of(torch.stack(pooled))
 
 
 _lock = threading.Lock()

@@ -67,7 +67,7 @@ def finetune(pairs: list[tuple[Input, str]], settings: Settings = Settings(), st
     from torch import nn
     from transformers import AutoModel, AutoTokenizer
 
-    from proxy.classifier.encoder import LAYERS, MAX_TOKENS, features_of, join, model_dir, native_bfloat16, parts, pool
+    from proxy.classifier.encoder import LAYERS, MAX_TOKENS, input_features, model_dir, native_bfloat16, pool, texts_of
 
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
@@ -119,14 +119,12 @@ def finetune(pairs: list[tuple[Input, str]], settings: Settings = Settings(), st
             if step >= steps:
                 break
             batch = order[start : start + settings.batch_size]
-            texts = list(dict.fromkeys(t for item, _ in batch for t in parts(item)))
+            inputs = [item for item, _ in batch]
+            texts = texts_of(inputs)
             tokens = tokenizer(texts, truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt")
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
                 hidden = model(**tokens, output_hidden_states=True).hidden_states
-            means = pool(hidden, tokens["attention_mask"])
-            row = {t: r for r, t in enumerate(texts)}
-            joined = [[means[row[t]] for t in parts(item)] for item, _ in batch]
-            features = features_of(torch.stack([join(*m) if len(m) == 2 else m[0] for m in joined])) * settings.feature_scale
+            features = input_features(inputs, texts, pool(hidden, tokens["attention_mask"])) * settings.feature_scale
             in_scope = torch.tensor([float(t != BENIGN) for _, t in batch])
             loss = nn.functional.binary_cross_entropy_with_logits(in_scope_head(features).squeeze(-1), in_scope)
             rows = [i for i, (_, t) in enumerate(batch) if t != BENIGN]
