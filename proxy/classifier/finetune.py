@@ -59,6 +59,14 @@ class Settings:
     threads: int = 1
 
 
+def native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware, so training autocasts to it (torch has no public API for this yet)."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
 def finetune(pairs: list[tuple[Input, str]], settings: Settings = Settings(), stream: TextIO = sys.stderr) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(input, target) pairs, target a scenario or ``benign`` -> ``{"<layer>.<target>": (A, scaled B)}``.
 
@@ -67,7 +75,7 @@ def finetune(pairs: list[tuple[Input, str]], settings: Settings = Settings(), st
     from torch import nn
     from transformers import AutoModel, AutoTokenizer
 
-    from proxy.classifier.encoder import LAYERS, MAX_TOKENS, input_features, model_dir, native_bfloat16, pool, texts_of
+    from proxy.classifier.encoder import LAYERS, MAX_TOKENS, input_features, model_dir, pool, texts_of
 
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
