@@ -118,9 +118,12 @@ def score_findings(policy: Policy, texts: dict[Source, Input], scores: list[Scor
     """The classifier's findings: a scenario's threshold reached, or else, where the policy asks, an in-scope nearest example.
 
     Where the policy sets ``nearest_example.confirm_block``, a score that would
-    block blocks only if the nearest labelled example agrees (in scope, that
-    similar); otherwise it annotates, and the finding names the rule
-    ``unconfirmed``. Backends that keep no examples have no neighbour to ask,
+    block blocks only if the nearest labelled example agrees: that similar, and
+    of a scenario the policy blocks too. Otherwise it annotates, and the finding
+    names the rule ``unconfirmed``. A neighbour from a scenario the policy only
+    annotates does not agree: the heads confuse a personal finance question
+    with economic harm ("my payoff plan for three maxed-out cards"), and its
+    nearest example, a financial-advice request, says so. Backends that keep no examples have no neighbour to ask,
     and their blocks stand.
     """
     found = []
@@ -130,7 +133,7 @@ def score_findings(policy: Policy, texts: dict[Source, Input], scores: list[Scor
         action = policy.scenario(scenario).action_for(score.harm) if scenario is not None else None
         neighbour = score.nearest
         if action == "block" and near is not None and near.confirm_block is not None and neighbour is not None:
-            if neighbour.scenario is None or neighbour.similarity < near.confirm_block:
+            if neighbour.scenario is None or neighbour.similarity < near.confirm_block or policy.scenario(neighbour.scenario).action != "block":
                 found.append(Finding(source, scenario, score.harm, "annotate", UNCONFIRMED))
                 continue
         if action is not None:

@@ -148,8 +148,9 @@ class NearestExamplePolicy(_Strict):
 
     min_similarity: float = Field(MIN_SIMILARITY, ge=0.0, le=1.0)
     sources: list[Source] = Field(default_factory=lambda: ["text", "ocr"], min_length=1)
-    #: A score that would block blocks only when the input's nearest labelled example is in scope at this
-    #: similarity or more, and annotates otherwise: two opinions must agree before a refusal. None: scores block alone.
+    #: A score that would block blocks only when the input's nearest labelled example is of a scenario the policy
+    #: blocks, at this similarity or more, and annotates otherwise: two opinions must agree before a refusal.
+    #: None: scores block alone.
     confirm_block: float | None = Field(None, ge=0.0, le=1.0)
 
 

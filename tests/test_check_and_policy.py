@@ -202,6 +202,7 @@ CONFIRMING_POLICY = {
         (Scores(0.95, {"fraud": 0.95}, Neighbour("physical_harm", 0.7)), Finding("text", "fraud", 0.95, "block")),  # in scope is enough
         (Scores(0.95, {"fraud": 0.95}, Neighbour("fraud", 0.59)), Finding("text", "fraud", 0.95, "annotate", UNCONFIRMED)),  # too far
         (Scores(0.95, {"fraud": 0.95}, Neighbour(None, 0.9)), Finding("text", "fraud", 0.95, "annotate", UNCONFIRMED)),  # benign neighbour
+        (Scores(0.95, {"fraud": 0.95}, Neighbour("financial_advice", 0.9)), Finding("text", "fraud", 0.95, "annotate", UNCONFIRMED)),  # only annotated
         (Scores(0.95, {"fraud": 0.95}, None), Finding("text", "fraud", 0.95, "block")),  # a backend without examples
         (Scores(0.6, {"fraud": 0.6}, Neighbour(None, 0.9)), Finding("text", "fraud", 0.6, "annotate")),  # an annotation needs no consent
         (Scores(0.95, {"legal_opinion": 0.95}, Neighbour(None, 0.9)), Finding("text", "legal_opinion", 0.95, "annotate")),
