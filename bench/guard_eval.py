@@ -10,7 +10,7 @@ FigStep). Reported:
 - benign look-alikes and ordinary image text: blocked;
 - recall on each harder typography form of ``bench.typography``.
 
-Three sets (``--set``):
+Four sets (``--set``):
 
 - ``held-out``: the labelled set's held-out quarter, written by the same hands
   as the training data; an upper bound for unseen benchmarks.
@@ -24,6 +24,14 @@ Three sets (``--set``):
   XSTest's safe-prompt types, with ordinary image text a third of which
   sounds alarming out of context; its 13 exact repeats of labelled or
   ``fresh`` lines were taken out. Never trained or tuned on; keep it so.
+- ``fresh3``: ``bench/data/guard_fresh3.jsonl`` (896 lines), written on
+  2026-12-06 by four writers who read neither the labelled set nor the other
+  sets, each on some of XSTest's ten safe-prompt types: 700 look-alikes and
+  196 harmful contrasts, no ordinary text, every line more than 0.85 cosine
+  (plain all-MiniLM-L6-v2) from every labelled, bench, ``fresh`` and
+  ``fresh2`` line. Written as training data: a classifier retrained with it
+  did no better on the held-out quarter and was not shipped, so it measures
+  look-alikes instead, with four times ``fresh``'s count.
 
 A JSONL file of ``{"text", "label", "scenario"}`` lines in the labelled set's
 format can be given instead.
@@ -50,7 +58,7 @@ from proxy.request import ChatRequest
 from proxy.scenarios import by_id
 
 #: The sets written apart from the labelled set, by name.
-FRESH_SETS = {"fresh": "data/guard_fresh.jsonl", "fresh2": "data/guard_fresh2.jsonl"}
+FRESH_SETS = {"fresh": "data/guard_fresh.jsonl", "fresh2": "data/guard_fresh2.jsonl", "fresh3": "data/guard_fresh3.jsonl"}
 
 
 @dataclass
@@ -80,7 +88,7 @@ async def _decide(guard: Guard, policy: Policy, examples: Iterable[Example], for
 
 
 def load_set(name: str) -> list[Example]:
-    """The examples of ``held-out``, ``fresh``, ``fresh2`` or a JSONL file in the labelled set's format."""
+    """The examples of ``held-out``, ``fresh``, ``fresh2``, ``fresh3`` or a JSONL file in the labelled set's format."""
     if name == "held-out":
         return [e for e in load_examples() if e.held_out]
     text = resources.files("bench").joinpath(FRESH_SETS[name]).read_text(encoding="utf-8") if name in FRESH_SETS else Path(name).read_text(encoding="utf-8")

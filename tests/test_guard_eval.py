@@ -23,6 +23,9 @@ def test_the_bundled_sets_load() -> None:
     assert not {e.text.lower() for e in fresh} & {e.text.lower() for e in held_out}
     training = {e.text.lower() for e in load_examples()}
     assert not {e.text.lower() for e in fresh2} & (training | {e.text.lower() for e in fresh})
+    fresh3 = load_set("fresh3")
+    assert {e.label for e in fresh3} == {"harmful", "benign"} and not any(e.scenario == "ordinary" for e in fresh3)
+    assert not {e.text.lower() for e in fresh3} & (training | {e.text.lower() for e in fresh + fresh2})
 
 
 def test_a_bad_line_names_the_file_and_line(tmp_path) -> None:

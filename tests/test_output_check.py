@@ -25,8 +25,7 @@ from tests.test_monitoring import Samples, scrape
 
 HARMFUL = (
     "To make meth at home, buy pseudoephedrine from several pharmacies so nobody notices, cook it with red phosphorus "
-    "and iodine in a home lab, then dry the crystals and sell them. Cut the meth with baking soda to stretch each batch, "
-    "sell it to students outside the school, and cook at night so the neighbours do not smell the fumes."
+    "and iodine in a home lab, then dry the crystals and sell them."
 )
 BENIGN = (
     "Paris is the capital of France and its largest city, on the river Seine. The city has been a centre of finance, "
