@@ -40,8 +40,9 @@ MEMBERS = 4
 #: instruction pulls the instruction's own region towards "harmful". Counted once, the eight bare
 #: instructions scored 0.02 to 0.06 alone, over the default policy's ``safety_prompt.skip_below`` of 0.02,
 #: so every image request got the safety prompt (bench over-refusal 6.3% instead of 4.2%). At 50 they
-#: score 0.008 to 0.023, and on the held-out set rendered as TYPO images 91.6% of benign requests score
-#: under 0.02 against 1.9% of harmful ones (at 10: 0.014 to 0.046; counted once, none of either).
+#: score 0.008 to 0.022 (heads fitted on the int8 encoder's features; 0.008 to 0.023 on bfloat16's), and
+#: on the held-out set rendered as TYPO images 91.1% of benign requests score under 0.02 against 1.9%
+#: of harmful ones (at 10: 0.014 to 0.046; counted once, none of either).
 INSTRUCTION_WEIGHT = 50.0
 #: Inverse L2 strength of the scenario head (a logistic regression).
 SCENARIO_C = 16.0
