@@ -129,20 +129,19 @@ class Session:
 
 
 def load(key: str, build: Callable[[Path], None], threads: int) -> Session:
-    """The cached model named ``key``, built with ``build(path)`` the first time (once: in the cache, or else in a temporary folder)."""
-    path: Path | None = cache_root() / f"{key}.onnx"
-    if path.is_file():
-        return Session(path, threads)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        work = tempfile.TemporaryDirectory(dir=path.parent)
-    except OSError as err:
-        log.warning("cannot cache the encoder under %s (%s); building it for this process only", path.parent, err)
-        work, path = tempfile.TemporaryDirectory(), None
-    with work as folder:
-        built = Path(folder) / f"{key}.onnx"
-        build(built)
-        if path is None:
-            return Session(built, threads)  # ONNX Runtime has read the file by now; the folder may go
-        os.replace(built, path)  # atomic: a process starting meanwhile sees no file or the whole one
+    """The cached model named ``key``, built with ``build(path)`` the first time."""
+    path = cache_root() / f"{key}.onnx"
+    if not path.is_file():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=path.parent) as work:
+                built = Path(work) / path.name
+                build(built)
+                os.replace(built, path)  # atomic: a process starting meanwhile sees no file or the whole one
+        except OSError as err:
+            log.warning("cannot cache the encoder under %s (%s); building it for this process only", path.parent, err)
+            with tempfile.TemporaryDirectory() as work:
+                built = Path(work) / path.name
+                build(built)
+                return Session(built, threads)
     return Session(path, threads)
