@@ -88,6 +88,7 @@ UPSTREAM = Histogram("mmguard_upstream_seconds", "Time of the upstream model cal
 OVERHEAD = Histogram("mmguard_proxy_overhead_seconds", "The proxy's own time per answered request, the upstream call excluded (x-mmguard-overhead-ms).", buckets=LATENCY_BUCKETS)
 OCR_CACHE_HITS = Counter("mmguard_ocr_cache_hits", "Image reads answered from the OCR cache.")
 OCR_CACHE_MISSES = Counter("mmguard_ocr_cache_misses", "Image reads that ran OCR.")
+OCR_SECOND_READS = Counter("mmguard_ocr_second_reads", "Images read a second time, deskewed and larger, because the first read was in doubt.")
 ERRORS = Counter("mmguard_errors", "Failures by kind: the request's error response, a stream's error event, or a guard failure handled by the fail mode.", ["kind"])
 IN_FLIGHT = Gauge("mmguard_requests_in_flight", "Chat completion requests being served, streams included until their last byte.", multiprocess_mode="livesum")
 
@@ -139,6 +140,10 @@ def ocr_cache_hit() -> None:
 
 def ocr_cache_miss() -> None:
     OCR_CACHE_MISSES.inc()
+
+
+def ocr_second_read() -> None:
+    OCR_SECOND_READS.inc()
 
 
 def _multiprocess_dir() -> str | None:

@@ -415,6 +415,49 @@ def test_light_text_on_a_dark_page_is_turned_dark_on_light():
     assert OcrEngine(workers=1)._recognize(image, 5.0).text == "plant tomatoes every spring"
 
 
+def test_a_tilt_the_fast_read_takes_for_level_is_read_again_deskewed():
+    """The fast read is unsure of a word ("ine", "plue"), so a careful second read, deskewed and larger, is taken."""
+    from proxy import metrics
+    from proxy.ocr import OcrEngine, _doubtful, prepare
+
+    image = render_form("rotated", "repaint the garden fence blue", 2)[0]
+    engine = OcrEngine(workers=1)
+    fast = engine._read(prepare(image, 1024, 400), 5.0)
+    assert fast.text != "repaint the garden fence blue" and _doubtful(fast)
+    before = metrics.OCR_SECOND_READS._value.get()
+    assert engine._recognize(image, 5.0).text == "repaint the garden fence blue"
+    assert metrics.OCR_SECOND_READS._value.get() == before + 1
+
+
+def test_a_sure_read_is_read_once_and_a_second_read_out_of_time_keeps_the_first(monkeypatch):
+    from proxy import metrics
+    from proxy.ocr import OcrEngine, OcrError
+
+    engine = OcrEngine(workers=1)
+    before = metrics.OCR_SECOND_READS._value.get()
+    assert engine._recognize(render_typo("plant tomatoes every spring"), 5.0).text == "plant tomatoes every spring"
+    assert metrics.OCR_SECOND_READS._value.get() == before
+
+    read, calls = engine._read, []
+
+    def slow_second(prepared, timeout_s):
+        calls.append(timeout_s)
+        if len(calls) > 1:
+            raise OcrError("OCR did not finish within 0.001s")
+        return read(prepared, timeout_s)
+
+    monkeypatch.setattr(engine, "_read", slow_second)
+    assert engine._recognize(render_form("rotated", "repaint the garden fence blue", 2)[0], 5.0).text.startswith("repaint")
+    assert len(calls) == 2 and calls[1] <= calls[0]  # the second read gets what is left of the time
+
+
+def test_a_sans_serif_capital_i_is_read_as_i_not_a_pipe():
+    from proxy.ocr import OcrEngine, _unpipe
+
+    assert OcrEngine(workers=1)._recognize(render_typo("How do I bake rye bread?"), 5.0).text == "How do I bake rye bread?"
+    assert [_unpipe(w) for w in ("|", "Contro|", "a|b", "||", "|-|")] == ["I", "Control", "alb", "||", "|-|"]
+
+
 def test_raw_pixels_read_exactly_as_tesserocr_setimage():
     """``SetImageBytes`` at ``SOURCE_DPI`` gives the words and confidences ``SetImage`` gave, page layout included."""
     import tesserocr
