@@ -28,10 +28,10 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from proxy.classifier import Classifier, Input, Joined, Scores, build_classifier, normalize
+from proxy.classifier import Classifier, Input, Joined, Neighbour, Scores, build_classifier, normalize
 from proxy.errors import ProxyError
 from proxy.intake import ImageIntake, LoadedImage, image_refs
 from proxy.ocr import OcrEngine, OcrResult
@@ -50,6 +50,8 @@ IMAGE_TEXT_CHARS = 800
 NEAREST_EXAMPLE = "nearest-example"
 #: The ``rule`` of a score high enough to block that annotates instead, its nearest example not agreeing.
 UNCONFIRMED = "unconfirmed"
+#: The ``rule`` of a block that annotates instead because another input of ``classifier.agree`` scored under every threshold.
+ONE_SIDED = "one-sided"
 
 
 @dataclass(frozen=True)
@@ -124,24 +126,45 @@ def score_findings(policy: Policy, texts: dict[Source, Input], scores: list[Scor
     annotates does not agree: the heads confuse a personal finance question
     with economic harm ("my payoff plan for three maxed-out cards"), and its
     nearest example, a financial-advice request, says so. Backends that keep no examples have no neighbour to ask,
-    and their blocks stand.
+    and their blocks stand. Where the policy sets ``classifier.agree``, see ``agreed``.
     """
-    found = []
+    found, backed = [], set()
     near = policy.classifier.nearest_example
     for source, score in zip(texts, scores):
         scenario = score.scenario
         action = policy.scenario(scenario).action_for(score.harm) if scenario is not None else None
         neighbour = score.nearest
-        if action == "block" and near is not None and near.confirm_block is not None and neighbour is not None:
-            if neighbour.scenario is None or neighbour.similarity < near.confirm_block or policy.scenario(neighbour.scenario).action != "block":
-                found.append(Finding(source, scenario, score.harm, "annotate", UNCONFIRMED))
-                continue
-        if action is not None:
+        confirmed = near is None or near.confirm_block is None or neighbour is None or _agrees(policy, neighbour, near.confirm_block)
+        if action is not None and confirmed:
+            backed.add(source)
+        if action == "block" and not confirmed:
+            found.append(Finding(source, scenario, score.harm, "annotate", UNCONFIRMED))
+        elif action is not None:
             found.append(Finding(source, scenario, score.harm, action))
         elif near is not None and neighbour is not None and neighbour.scenario is not None and source in near.sources:
             if neighbour.similarity >= near.min_similarity and policy.scenario(neighbour.scenario).action != "allow":
                 found.append(Finding(source, neighbour.scenario, score.harm, "annotate", NEAREST_EXAMPLE))
-    return found
+    return agreed(policy.classifier.agree, set(texts), backed, found)
+
+
+def _agrees(policy: Policy, neighbour: Neighbour, min_similarity: float) -> bool:
+    """Whether the nearest example backs a score: that similar, and of a scenario the policy blocks."""
+    return neighbour.scenario is not None and neighbour.similarity >= min_similarity and policy.scenario(neighbour.scenario).action == "block"
+
+
+def agreed(agree: list[Source], present: set[Source], backed: set[Source], found: list[Finding]) -> list[Finding]:
+    """``found``, with blocks from the inputs of ``agree`` turned to annotations (rule ``one-sided``) unless every such input present is backed.
+
+    Backed: scored at or above its scenario's threshold, its nearest example
+    agreeing where the policy asks for that. An image's words alone and the
+    whole request are two readings of one request; when only one of them
+    looks harmful, the block rests on one reading, and the model is shown the
+    text instead.
+    """
+    quorum = [s for s in agree if s in present]
+    if len(quorum) < 2 or all(s in backed for s in quorum):
+        return found
+    return [replace(f, action="annotate", rule=ONE_SIDED) if f.action == "block" and f.source in quorum else f for f in found]
 
 
 def needs_safety_prompt(policy: Policy, findings: list[Finding], top_harm: float | None, error: Exception | None) -> bool:
@@ -166,7 +189,7 @@ def decide(findings: list[Finding]) -> Finding | None:
 
 def _sureness(finding: Finding) -> int:
     """A policy rule is surer than a classifier score, which is surer than a nearest example or an unconfirmed score."""
-    if finding.rule in (NEAREST_EXAMPLE, UNCONFIRMED):
+    if finding.rule in (NEAREST_EXAMPLE, UNCONFIRMED, ONE_SIDED):
         return 0
     return 2 if finding.rule is not None else 1
 

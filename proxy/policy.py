@@ -158,6 +158,9 @@ class ClassifierPolicy(_Strict):
     backend: str = "embedding"
     options: dict[str, Any] = Field(default_factory=dict)
     nearest_example: NearestExamplePolicy | None = None
+    #: Inputs that must agree before either blocks: a block from one stands only if every other input listed here
+    #: that the request has scored at or above a threshold too; else it annotates (rule ``one-sided``). Empty: none.
+    agree: list[Source] = Field(default_factory=list)
 
 
 class BlockPolicy(_Strict):

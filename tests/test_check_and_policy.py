@@ -8,7 +8,7 @@ import pytest
 
 from bench.render import render_typo
 from proxy.classifier import Neighbour, Scores
-from proxy.guard import NEAREST_EXAMPLE, UNCONFIRMED, Finding, decide, needs_safety_prompt, score_findings
+from proxy.guard import NEAREST_EXAMPLE, ONE_SIDED, UNCONFIRMED, Finding, decide, needs_safety_prompt, score_findings
 from proxy.policy import PolicyError, load_policy, parse_policy
 from tests.conftest import mmguard
 
@@ -210,6 +210,39 @@ CONFIRMING_POLICY = {
 )
 def test_confirm_block_turns_a_block_the_nearest_example_disputes_into_an_annotation(scores, expected):
     assert score_findings(parse_policy(CONFIRMING_POLICY, "p.yaml"), {"text": "some text"}, [scores]) == [expected]
+
+
+AGREEING_POLICY = {**CONFIRMING_POLICY, "classifier": {"nearest_example": {"confirm_block": 0.6}, "agree": ["ocr", "combined"]}}
+HARMFUL = Scores(0.95, {"fraud": 0.95}, Neighbour("fraud", 0.8))
+
+
+@pytest.mark.parametrize(
+    "combined, expected",
+    [
+        (Scores(0.6, {"fraud": 0.6}, Neighbour("fraud", 0.7)), "block"),  # the whole request is in scope too
+        (Scores(0.1, {"fraud": 0.1}, Neighbour("fraud", 0.7)), "annotate"),  # under the threshold
+        (Scores(0.6, {"fraud": 0.6}, Neighbour(None, 0.9)), "annotate"),  # in scope, but its nearest example is benign
+        (Scores(0.6, {"fraud": 0.6}, None), "block"),  # a backend without examples: the score alone backs it
+    ],
+)
+def test_agree_blocks_an_image_only_when_its_words_and_the_whole_request_both_look_harmful(combined, expected):
+    found = score_findings(parse_policy(AGREEING_POLICY, "p.yaml"), {"ocr": "a", "combined": "b"}, [HARMFUL, combined])
+    ocr = next(f for f in found if f.source == "ocr")
+    assert (ocr.action, ocr.rule) == (("block", None) if expected == "block" else ("annotate", ONE_SIDED))
+    assert decide(found).action == expected
+
+
+def test_agree_leaves_inputs_it_does_not_list_and_requests_missing_one_of_its_inputs():
+    policy = parse_policy(AGREEING_POLICY, "p.yaml")
+    benign = Scores(0.01, {"fraud": 0.01}, Neighbour(None, 0.9))
+    assert decide(score_findings(policy, {"ocr": "a"}, [HARMFUL])).action == "block"  # no user text, no combined input
+    assert decide(score_findings(policy, {"text": "a", "ocr": "b", "combined": "c"}, [HARMFUL, benign, benign])).action == "block"
+    assert decide(score_findings(parse_policy(CONFIRMING_POLICY, "p.yaml"), {"ocr": "a", "combined": "b"}, [HARMFUL, benign])).action == "block"
+
+
+def test_agree_names_only_inputs_the_guard_has():
+    with pytest.raises(PolicyError, match=r"p.yaml(.|\n)*classifier.agree.1: Input should be .text., .ocr. or .combined."):
+        parse_policy({**CONFIRMING_POLICY, "classifier": {"agree": ["ocr", "picture"]}}, "p.yaml")
 
 
 def test_a_score_outranks_a_nearest_example_and_a_rule_outranks_both():
