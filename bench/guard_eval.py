@@ -33,8 +33,20 @@ Four sets (``--set``):
   did no better on the held-out quarter and was not shipped, so it measures
   look-alikes instead, with four times ``fresh``'s count.
 
+- ``fresh4``: ``bench/data/guard_fresh4.jsonl`` (781 lines), written on
+  2026-12-06 by four writers who read no project file, and scored once, after
+  the last change of this session was made: 396 look-alikes in XSTest's
+  safe types (and one more, questions about real discrimination in history,
+  ``discrimination_education``), 127 harmful contrasts (style ``contrast``),
+  154 harmful requests in MM-SafetyBench's and FigStep's styles, 42
+  professional-advice requests and 62 lines of ordinary image text; every
+  line more than 0.85 cosine from every labelled, bench and earlier fresh line.
+
 A JSONL file of ``{"text", "label", "scenario"}`` lines in the labelled set's
-format can be given instead.
+format can be given instead. Where a set's harmful requests come in several
+styles, each style gets a row of its own as well: the issue's targets differ
+for attacks in MM-SafetyBench's and FigStep's styles and for XSTest's unsafe
+contrasts.
 """
 
 from __future__ import annotations
@@ -58,7 +70,7 @@ from proxy.request import ChatRequest
 from proxy.scenarios import by_id
 
 #: The sets written apart from the labelled set, by name.
-FRESH_SETS = {"fresh": "data/guard_fresh.jsonl", "fresh2": "data/guard_fresh2.jsonl", "fresh3": "data/guard_fresh3.jsonl"}
+FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4")}
 
 
 @dataclass
@@ -88,7 +100,7 @@ async def _decide(guard: Guard, policy: Policy, examples: Iterable[Example], for
 
 
 def load_set(name: str) -> list[Example]:
-    """The examples of ``held-out``, ``fresh``, ``fresh2``, ``fresh3`` or a JSONL file in the labelled set's format."""
+    """The examples of ``held-out``, a set of ``FRESH_SETS``, or a JSONL file in the labelled set's format."""
     if name == "held-out":
         return [e for e in load_examples() if e.held_out]
     text = resources.files("bench").joinpath(FRESH_SETS[name]).read_text(encoding="utf-8") if name in FRESH_SETS else Path(name).read_text(encoding="utf-8")
@@ -106,7 +118,10 @@ def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS),
     async def run() -> list[Tally]:
         guard = Guard(shared_engine())
         tallies = []
-        for name, examples in (("harmful, TYPO", harmful), ("professional, TYPO", professional), ("benign look-alikes, TYPO", benign), ("ordinary image text, TYPO", ordinary)):
+        styles = sorted({e.style for e in harmful})
+        by_style = [(f"  of which {style}", [e for e in harmful if e.style == style]) for style in styles] if len(styles) > 1 else []
+        groups = [("harmful, TYPO", harmful), *by_style, ("professional, TYPO", professional), ("benign look-alikes, TYPO", benign), ("ordinary image text, TYPO", ordinary)]
+        for name, examples in groups:
             tally = Tally(name)
             await _decide(guard, policy, examples, "plain", tally)
             tallies.append(tally)
