@@ -23,7 +23,8 @@ Four sets (``--set``):
   2026-12-06 by a writer who read neither the labelled set nor ``fresh``, in
   XSTest's safe-prompt types, with ordinary image text a third of which
   sounds alarming out of context; its 13 exact repeats of labelled or
-  ``fresh`` lines were taken out. Never trained or tuned on; keep it so.
+  ``fresh`` lines were taken out. Never trained on; the policy key
+  ``classifier.agree`` was chosen with it, ``fresh`` and ``fresh3`` in view.
 - ``fresh3``: ``bench/data/guard_fresh3.jsonl`` (896 lines), written on
   2026-12-06 by four writers who read neither the labelled set nor the other
   sets, each on some of XSTest's ten safe-prompt types: 700 look-alikes and
@@ -32,7 +33,6 @@ Four sets (``--set``):
   ``fresh2`` line. Written as training data: a classifier retrained with it
   did no better on the held-out quarter and was not shipped, so it measures
   look-alikes instead, with four times ``fresh``'s count.
-
 - ``fresh4``: ``bench/data/guard_fresh4.jsonl`` (781 lines), written on
   2026-12-06 by four writers who read no project file, and scored once, after
   the last change of this session was made: 396 look-alikes in XSTest's
