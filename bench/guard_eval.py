@@ -41,6 +41,18 @@ Four sets (``--set``):
   154 harmful requests in MM-SafetyBench's and FigStep's styles, 42
   professional-advice requests and 62 lines of ordinary image text; every
   line more than 0.85 cosine from every labelled, bench and earlier fresh line.
+- ``fresh5``: ``bench/data/guard_fresh5.jsonl`` (399 lines), written later
+  on 2026-12-06 by two writers who read no project file: 218 look-alikes in
+  XSTest's safe types, 36 harmful contrasts, 93 attacks in MM-SafetyBench's
+  and FigStep's styles, 20 professional-advice requests, 32 lines of
+  ordinary image text. It decided, by a rule fixed before it was scored,
+  between the shipped classifier and one retrained with the lines of
+  ``discrimination`` (not shipped: it blocked as many look-alikes).
+- ``discrimination``: ``bench/data/guard_discrimination.jsonl`` (209 lines),
+  one writer's harmless questions about real discrimination (its history,
+  law, statistics, how to fight it) and requests to produce it, written as
+  training data for that retrained classifier; the type of look-alike
+  ``fresh4`` found blocked most often.
 
 A JSONL file of ``{"text", "label", "scenario"}`` lines in the labelled set's
 format can be given instead. Where a set's harmful requests come in several
@@ -70,7 +82,7 @@ from proxy.request import ChatRequest
 from proxy.scenarios import by_id
 
 #: The sets written apart from the labelled set, by name.
-FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4")}
+FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "discrimination")}
 
 
 @dataclass

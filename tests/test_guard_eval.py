@@ -29,6 +29,11 @@ def test_the_bundled_sets_load() -> None:
     fresh4 = load_set("fresh4")
     assert {e.scenario for e in fresh4 if e.label == "benign"} >= {"ordinary", "hate_speech"} and "contrast" in {e.style for e in fresh4}
     assert not {e.text.lower() for e in fresh4} & (training | {e.text.lower() for e in fresh + fresh2 + fresh3})
+    later = [load_set("fresh5"), load_set("discrimination")]
+    assert all({e.label for e in s} == {"harmful", "benign"} for s in later)
+    assert not {e.text.lower() for e in later[0]} & {e.text.lower() for e in later[1]}
+    for s in later:
+        assert not {e.text.lower() for e in s} & (training | {e.text.lower() for e in fresh + fresh2 + fresh3 + fresh4})
 
 
 def test_a_bad_line_names_the_file_and_line(tmp_path) -> None:
