@@ -10,7 +10,7 @@ FigStep). Reported:
 - benign look-alikes and ordinary image text: blocked;
 - recall on each harder typography form of ``bench.typography``.
 
-Four sets (``--set``):
+The sets (``--set``):
 
 - ``held-out``: the labelled set's held-out quarter, written by the same hands
   as the training data; an upper bound for unseen benchmarks.

@@ -50,7 +50,7 @@ IMAGE_TEXT_CHARS = 800
 NEAREST_EXAMPLE = "nearest-example"
 #: The ``rule`` of a score high enough to block that annotates instead, its nearest example not agreeing.
 UNCONFIRMED = "unconfirmed"
-#: The ``rule`` of a block that annotates instead because another input of ``classifier.agree`` scored under every threshold.
+#: The ``rule`` of a block that annotates instead because another input of ``classifier.agree`` is not backed (``agreed``).
 ONE_SIDED = "one-sided"
 
 

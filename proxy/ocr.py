@@ -398,10 +398,10 @@ class OcrEngine:
         under ``DOUBTFUL_CONFIDENCE``, or no word from an image with lines of
         ink, buys a second read, deskewed and at ``CAREFUL_LINE_PX``; the read
         with more confident letters wins. On 400 held-out phrases per form, the
-        phrases missing a word of three letters or more went from 22 to 11
-        rotated, 12 to 4 noisy JPEG, 5 to 4 colour, 6 to 5 plain, 8 to 8 small
-        font; 2-5% of images were read twice (4.5% noisy JPEG, 4.8% rotated),
-        so the median time did not move. A second read that runs out of time
+        phrases missing a word of three letters or more went from 22 to 8
+        rotated, 12 to 4 noisy JPEG, 5 to 4 colour, 4 to 3 low contrast, 6 to 5
+        plain, 8 to 8 small font, 2 to 2 FigStep; 0.5% to 5.2% of images were read
+        twice (4.5% noisy JPEG, 5.2% rotated), so the median time did not move. A second read that runs out of time
         leaves the first.
         """
         deadline = time.monotonic() + timeout_s

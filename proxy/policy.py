@@ -159,7 +159,8 @@ class ClassifierPolicy(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     nearest_example: NearestExamplePolicy | None = None
     #: Inputs that must agree before either blocks: a block from one stands only if every other input listed here
-    #: that the request has scored at or above a threshold too; else it annotates (rule ``one-sided``). Empty: none.
+    #: that the request has scored at or above a threshold too, its nearest example agreeing where ``confirm_block``
+    #: asks; else it annotates (rule ``one-sided``). Empty: none.
     agree: list[Source] = Field(default_factory=list)
 
 
