@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import logging
 import os
 import threading
 import time
@@ -58,6 +59,8 @@ from PIL import Image, ImageOps
 
 from proxy import metrics
 from proxy.lru import LRU
+
+log = logging.getLogger("mmguard.ocr")
 
 
 class OcrError(RuntimeError):
@@ -402,7 +405,7 @@ class OcrEngine:
         rotated, 12 to 4 noisy JPEG, 5 to 4 colour, 4 to 3 low contrast, 6 to 5
         plain, 8 to 8 small font, 2 to 2 FigStep; 0.5% to 5.2% of images were read
         twice (4.5% noisy JPEG, 5.2% rotated), so the median time did not move. A second read that runs out of time
-        leaves the first.
+        leaves the first, and so does one that fails in any other way.
         """
         deadline = time.monotonic() + timeout_s
         prepared = prepare(image, self.max_side, self.min_side)
@@ -413,6 +416,9 @@ class OcrEngine:
         try:
             second = self._read(prepare(image, self.max_side, self.min_side, careful=True), max(0.001, deadline - time.monotonic()))
         except OcrError:
+            return first
+        except Exception:  # the second read is optional: whatever tesseract does there must not cost a good first read
+            log.warning("OCR's careful second read failed; the first read stands", exc_info=True)
             return first
         return second if _confident_letters(second) > _confident_letters(first) else first
 

@@ -451,6 +451,26 @@ def test_a_sure_read_is_read_once_and_a_second_read_out_of_time_keeps_the_first(
     assert len(calls) == 2 and calls[1] <= calls[0]  # the second read gets what is left of the time
 
 
+def test_a_second_read_that_fails_any_other_way_keeps_the_first(monkeypatch, caplog):
+    """The careful read is optional: a fault in it (here a RuntimeError from tesseract) must not discard a good first read."""
+    from proxy.ocr import OcrEngine
+
+    engine = OcrEngine(workers=1)
+    read, calls = engine._read, []
+
+    def failing_second(prepared, timeout_s):
+        calls.append(timeout_s)
+        if len(calls) > 1:
+            raise RuntimeError("tesseract: page layout failed")
+        return read(prepared, timeout_s)
+
+    monkeypatch.setattr(engine, "_read", failing_second)
+    with caplog.at_level("WARNING", logger="mmguard.ocr"):
+        result = engine._recognize(render_form("rotated", "repaint the garden fence blue", 2)[0], 5.0)
+    assert len(calls) == 2 and result.text.startswith("repaint") and result.words
+    assert "second read failed" in caplog.text
+
+
 def test_a_sans_serif_capital_i_is_read_as_i_not_a_pipe():
     from proxy.ocr import OcrEngine, _unpipe
 
