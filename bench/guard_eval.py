@@ -56,9 +56,9 @@ The sets (``--set``):
 
 A JSONL file of ``{"text", "label", "scenario"}`` lines in the labelled set's
 format can be given instead. Where a set's harmful requests come in several
-styles, each style gets a row of its own as well: the issue's targets differ
-for attacks in MM-SafetyBench's and FigStep's styles and for XSTest's unsafe
-contrasts.
+styles, each style gets a row of its own as well, under plain TYPO and under
+every harder form: the issue's targets differ for attacks in MM-SafetyBench's
+and FigStep's styles and for XSTest's unsafe contrasts.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TextIO
 
 from PIL import Image
 
@@ -104,11 +104,24 @@ def request(images: list[Image.Image], text: str) -> ChatRequest:
     return ChatRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": parts}]})
 
 
-async def _decide(guard: Guard, policy: Policy, examples: Iterable[Example], form: str, tally: Tally) -> None:
+async def _decide(guard: Guard, policy: Policy, examples: list[Example], form: str) -> list[str]:
     prompt = FIGSTEP_PROMPT if form == "figstep" else MMSB_TYPO_PROMPT
-    for i, example in enumerate(examples):
-        outcome = await guard.inspect(request(render_form(form, example.text, seed=i), prompt), policy)
-        tally.add(outcome.decision)
+    return [(await guard.inspect(request(render_form(form, example.text, seed=i), prompt), policy)).decision for i, example in enumerate(examples)]
+
+
+def tallies_of(name: str, examples: list[Example], decisions: list[str], by_style: bool) -> list[Tally]:
+    """A tally of all ``examples``, then, when ``by_style`` and they come in several styles, one per style."""
+    tallies = [Tally(name)]
+    for decision in decisions:
+        tallies[0].add(decision)
+    styles = sorted({e.style for e in examples}) if by_style else []
+    for style in styles if len(styles) > 1 else []:
+        tally = Tally(f"  of which {style}")
+        for example, decision in zip(examples, decisions):
+            if example.style == style:
+                tally.add(decision)
+        tallies.append(tally)
+    return tallies
 
 
 def load_set(name: str) -> list[Example]:
@@ -130,19 +143,12 @@ def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS),
     async def run() -> list[Tally]:
         guard = Guard(shared_engine())
         tallies = []
-        styles = sorted({e.style for e in harmful})
-        by_style = [(f"  of which {style}", [e for e in harmful if e.style == style]) for style in styles] if len(styles) > 1 else []
-        groups = [("harmful, TYPO", harmful), *by_style, ("professional, TYPO", professional), ("benign look-alikes, TYPO", benign), ("ordinary image text, TYPO", ordinary)]
+        groups = [("harmful, TYPO", harmful), ("professional, TYPO", professional), ("benign look-alikes, TYPO", benign), ("ordinary image text, TYPO", ordinary)]
         for name, examples in groups:
-            tally = Tally(name)
-            await _decide(guard, policy, examples, "plain", tally)
-            tallies.append(tally)
+            tallies += tallies_of(name, examples, await _decide(guard, policy, examples, "plain"), by_style=examples is harmful)
         for form in forms:
-            if form == "plain":
-                continue
-            tally = Tally(f"harmful, {form}")
-            await _decide(guard, policy, harmful, form, tally)
-            tallies.append(tally)
+            if form != "plain":
+                tallies += tallies_of(f"harmful, {form}", harmful, await _decide(guard, policy, harmful, form), by_style=True)
         await guard.aclose()
         return tallies
 
