@@ -48,6 +48,14 @@ The sets (``--set``):
   ordinary image text. It decided, by a rule fixed before it was scored,
   between the shipped classifier and one retrained with the lines of
   ``discrimination`` (not shipped: it blocked as many look-alikes).
+- ``fresh6``: ``bench/data/guard_fresh6.jsonl`` (370 lines), written later
+  still on 2026-12-06 by two writers who read no project file, each on five
+  of XSTest's safe types: 184 look-alikes, 53 harmful contrasts, 69 attacks in
+  MM-SafetyBench's and FigStep's styles, 29 professional-advice requests, 35
+  lines of ordinary image text; 230 of their 600 lines were dropped by the
+  0.85-cosine filter against every labelled, bench and earlier set's line.
+  The shipped classifier was scored on it first; it then decided, by a rule
+  fixed beforehand, on candidate classifiers.
 - ``discrimination``: ``bench/data/guard_discrimination.jsonl`` (209 lines),
   one writer's harmless questions about real discrimination (its history,
   law, statistics, how to fight it) and requests to produce it, written as
@@ -82,7 +90,7 @@ from proxy.request import ChatRequest
 from proxy.scenarios import by_id
 
 #: The sets written apart from the labelled set, by name.
-FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "discrimination")}
+FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "discrimination")}
 
 
 @dataclass
