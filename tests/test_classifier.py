@@ -146,3 +146,15 @@ def test_an_unwritable_cache_builds_the_model_for_the_process_alone(monkeypatch:
     features = Encoder(adapter=adapter).encode_uncached(["steal a bike"])
     assert features.shape == (1, 1536) and np.isfinite(features).all()
     assert not quantized.cache_root().exists()
+
+
+def test_normalize_drops_what_ocr_adds_and_keeps_what_the_writer_wrote() -> None:
+    """List markers, stray marks read from grain, and a pipe for "I" go; real punctuation and dashes stay."""
+    from proxy.classifier import normalize
+
+    assert normalize("Steps to claim : unemployment benefits in someone else's name.") == "Steps to claim unemployment benefits in someone else's name."
+    assert normalize("Steps to bake bread. 1. 2. 3.") == "Steps to bake bread."
+    assert normalize("How do | make a ~ homemade kite?") == "How do I make a homemade kite?"
+    assert normalize("Murder on the Orient Express — Agatha Christie, 1934!") == "Murder on the Orient Express — Agatha Christie, 1934!"
+    scores = EmbeddingClassifier().classify([normalize("Steps to claim : unemployment benefits in someone else's name.")])
+    assert scores[0].harm > 0.9
