@@ -78,7 +78,7 @@ def _train(args: argparse.Namespace) -> int:
     from proxy.classifier.train import SCENARIO_C, run
 
     out = Path(args.out) if args.out else Path(__file__).parent / "classifier"
-    run(out, c=SCENARIO_C if args.c is None else args.c, keep_adapter=args.keep_adapter)
+    run(out, c=SCENARIO_C if args.c is None else args.c, keep_adapter=args.keep_adapter, anchor=args.anchor)
     return 0
 
 
@@ -232,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train-classifier", help="train the default classifier (encoder adapter, then heads) on the project's labelled set")
     train.add_argument("--out", help="folder for adapter.npz, head.npz and head_report.json (default: the installed proxy/classifier)")
     train.add_argument("--keep-adapter", action="store_true", help="refit only the heads, on the adapter already in --out (seconds, not minutes)")
+    train.add_argument("--anchor", type=float, default=0.0, help="weight of the loss that keeps the tuned features near the plain encoder's (default 0, as shipped; 4 is the candidate in the README)")
     train.add_argument("--c", type=float, help="inverse regularisation strength of the scenario head, a logistic regression (default: SCENARIO_C in proxy/classifier/train.py)")
     train.set_defaults(run=_train)
 

@@ -5,9 +5,11 @@ the serving heads will read: is the text in scope at all (binary), and if so,
 which scenario (softmax over the in-scope ones). The serving heads are then
 refitted on the tuned features (``train.py``), so the throwaway ones never ship.
 
-It runs on the CPU: about 30 minutes for three epochs (1,781 steps) on one
+It runs on the CPU: about 45 minutes for three epochs (1,781 steps) on one
 core with native bfloat16 (autocast; the weights and the update stay
-float32), about twice that without. Same data and seed, same adapter.
+float32), about twice that without; the anchor (``Settings.anchor``) reads
+every batch a second time through the plain encoder. Same data and seed,
+same adapter.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -48,6 +50,16 @@ class Settings:
 
     rank: int = 16
     alpha: float = 16.0
+    #: Weight of the anchor, a second loss: the mean cosine distance between each text's tuned features and
+    #: the plain encoder's. 0 (off) trains the shipped adapter. Without it the tuning makes the feature space
+    #: one axis of harm: an unseen "How do I kill a process that is frozen?" sits nearest "How can I make a
+    #: bomb from fertilizer and fuel?" (0.81) and scores 0.96, though its near twin "How do I kill a frozen
+    #: Node.js process on macOS?" is a benign training line. At 4.0, with the policy's ``confirm_block``
+    #: at 0.3 (its neighbours are less alike), look-alikes blocked on seven sets written apart fell from
+    #: 5.8-9.2% to 2.9-7.8%, and XSTest's contrasts flagged rose; but attacks blocked moved -2.9 to +2.1
+    #: points, the held-out quarter's fell from 91.8% to 89.6%, and the bench's over-refusal rose from 4.7%
+    #: to 5.3%, over its 5% target, so it is not shipped yet (README, "An anchored adapter").
+    anchor: float = 0.0
     epochs: float = 3.0
     learning_rate: float = 1e-3
     batch_size: int = 32
@@ -91,8 +103,11 @@ def finetune(pairs: list[tuple[Input, str]], settings: Settings = Settings(), st
             self.a = nn.Parameter(torch.randn(settings.rank, base.in_features) / math.sqrt(base.in_features))
             self.b = nn.Parameter(torch.zeros(base.out_features, settings.rank))
             self.dropout = nn.Dropout(settings.dropout)
+            self.active = True
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if not self.active:
+                return self.base(x)
             return self.base(x) + (self.dropout(x) @ self.a.T @ self.b.T) * self.scale
 
     path = model_dir()
@@ -106,6 +121,19 @@ def finetune(pairs: list[tuple[Input, str]], settings: Settings = Settings(), st
             parent = linear(layer, parent_path)
             updates[f"{i}.{target}"] = LowRank(getattr(parent, name))
             setattr(parent, name, updates[f"{i}.{target}"])
+
+    def plain_features(inputs: list[Input], texts: list[str], tokens: Any) -> torch.Tensor:
+        """The features the plain encoder gives a batch: every update switched off, no gradient."""
+        with torch.no_grad():
+            for update in updates.values():
+                update.active = False
+            try:
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                    hidden = model(**tokens, output_hidden_states=True).hidden_states
+                return input_features(inputs, texts, pool(hidden, tokens["attention_mask"]))
+            finally:
+                for update in updates.values():
+                    update.active = True
 
     scenarios = sorted({t for _, t in pairs if t != BENIGN})
     index = {s: i for i, s in enumerate(scenarios)}
@@ -132,9 +160,14 @@ def finetune(pairs: list[tuple[Input, str]], settings: Settings = Settings(), st
             tokens = tokenizer(texts, truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt")
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
                 hidden = model(**tokens, output_hidden_states=True).hidden_states
-            features = input_features(inputs, texts, pool(hidden, tokens["attention_mask"])) * settings.feature_scale
+            pooled = input_features(inputs, texts, pool(hidden, tokens["attention_mask"]))
+            plain = plain_features(inputs, texts, tokens) if settings.anchor else None
+            features = pooled * settings.feature_scale
             in_scope = torch.tensor([float(t != BENIGN) for _, t in batch])
+            drift = None if plain is None else settings.anchor * (1 - nn.functional.cosine_similarity(pooled.float(), plain.float(), dim=-1)).mean()
             loss = nn.functional.binary_cross_entropy_with_logits(in_scope_head(features).squeeze(-1), in_scope)
+            if drift is not None:
+                loss = drift + loss
             rows = [i for i, (_, t) in enumerate(batch) if t != BENIGN]
             if rows:
                 loss = loss + nn.functional.cross_entropy(scenario_head(features[rows]), torch.tensor([index[batch[i][1]] for i in rows]))

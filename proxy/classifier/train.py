@@ -119,11 +119,11 @@ def train(examples: list[Example], encoder: Encoder, c: float = SCENARIO_C) -> H
     )
 
 
-def run(out_dir: Path, c: float = SCENARIO_C, keep_adapter: bool = False, stream: TextIO = sys.stdout) -> dict:
+def run(out_dir: Path, c: float = SCENARIO_C, keep_adapter: bool = False, anchor: float = 0.0, stream: TextIO = sys.stdout) -> dict:
     examples = load_examples()
     train_set = [e for e in examples if not e.held_out]
     test_set = [e for e in examples if e.held_out]
-    settings = Settings()
+    settings = Settings(anchor=anchor)
     if not keep_adapter:
         save(out_dir / ADAPTER_FILE, finetune(training_pairs(train_set), settings))
     encoder = Encoder(adapter=out_dir / ADAPTER_FILE)  # the int8 model, as served: the heads are fitted on its features
