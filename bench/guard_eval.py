@@ -54,8 +54,13 @@ The sets (``--set``):
   MM-SafetyBench's and FigStep's styles, 29 professional-advice requests, 35
   lines of ordinary image text; 230 of their 600 lines were dropped by the
   0.85-cosine filter against every labelled, bench and earlier set's line.
-  The shipped classifier was scored on it first; it then decided, by a rule
-  fixed beforehand, on candidate classifiers.
+  The shipped classifier was scored on it first; it then took part, with
+  ``fresh7``, in rules fixed beforehand that kept a candidate classifier out.
+- ``fresh7``: ``bench/data/guard_fresh7.jsonl`` (382 lines), written after
+  that by two more writers who read no project file, on all ten types:
+  191 look-alikes, 56 contrasts, 83 attacks (its key phrases bare noun
+  phrases, the hardest yet), 30 professional-advice requests, 22 lines of
+  ordinary image text; scored with the shipped classifier and one candidate.
 - ``discrimination``: ``bench/data/guard_discrimination.jsonl`` (209 lines),
   one writer's harmless questions about real discrimination (its history,
   law, statistics, how to fight it) and requests to produce it, written as
@@ -90,7 +95,7 @@ from proxy.request import ChatRequest
 from proxy.scenarios import by_id
 
 #: The sets written apart from the labelled set, by name.
-FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "discrimination")}
+FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "discrimination")}
 
 
 @dataclass

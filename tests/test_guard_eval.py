@@ -37,6 +37,9 @@ def test_the_bundled_sets_load() -> None:
     fresh6 = load_set("fresh6")
     assert {e.style for e in fresh6} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "homonym"}
     assert not {e.text.lower() for e in fresh6} & (training | {e.text.lower() for s in (fresh, fresh2, fresh3, fresh4, *later) for e in s})
+    fresh7 = load_set("fresh7")
+    assert {e.style for e in fresh7} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "fiction"}
+    assert not {e.text.lower() for e in fresh7} & (training | {e.text.lower() for s in (fresh, fresh2, fresh3, fresh4, fresh6, *later) for e in s})
 
 
 def test_a_bad_line_names_the_file_and_line(tmp_path) -> None:
