@@ -429,6 +429,20 @@ def test_a_tilt_the_fast_read_takes_for_level_is_read_again_deskewed():
     assert metrics.OCR_SECOND_READS._value.get() == before + 1
 
 
+def _second_read_fails(monkeypatch, engine, error: Exception) -> list[float]:
+    """Make ``engine``'s second ``_read`` raise ``error``; the timeouts each read was given are recorded."""
+    read, calls = engine._read, []
+
+    def failing_second(prepared, timeout_s):
+        calls.append(timeout_s)
+        if len(calls) > 1:
+            raise error
+        return read(prepared, timeout_s)
+
+    monkeypatch.setattr(engine, "_read", failing_second)
+    return calls
+
+
 def test_a_sure_read_is_read_once_and_a_second_read_out_of_time_keeps_the_first(monkeypatch):
     from proxy import metrics
     from proxy.ocr import OcrEngine, OcrError
@@ -438,15 +452,7 @@ def test_a_sure_read_is_read_once_and_a_second_read_out_of_time_keeps_the_first(
     assert engine._recognize(render_typo("plant tomatoes every spring"), 5.0).text == "plant tomatoes every spring"
     assert metrics.OCR_SECOND_READS._value.get() == before
 
-    read, calls = engine._read, []
-
-    def slow_second(prepared, timeout_s):
-        calls.append(timeout_s)
-        if len(calls) > 1:
-            raise OcrError("OCR did not finish within 0.001s")
-        return read(prepared, timeout_s)
-
-    monkeypatch.setattr(engine, "_read", slow_second)
+    calls = _second_read_fails(monkeypatch, engine, OcrError("OCR did not finish within 0.001s"))
     assert engine._recognize(render_form("rotated", "repaint the garden fence blue", 2)[0], 5.0).text.startswith("repaint")
     assert len(calls) == 2 and calls[1] <= calls[0]  # the second read gets what is left of the time
 
@@ -456,15 +462,7 @@ def test_a_second_read_that_fails_any_other_way_keeps_the_first(monkeypatch, cap
     from proxy.ocr import OcrEngine
 
     engine = OcrEngine(workers=1)
-    read, calls = engine._read, []
-
-    def failing_second(prepared, timeout_s):
-        calls.append(timeout_s)
-        if len(calls) > 1:
-            raise RuntimeError("tesseract: page layout failed")
-        return read(prepared, timeout_s)
-
-    monkeypatch.setattr(engine, "_read", failing_second)
+    calls = _second_read_fails(monkeypatch, engine, RuntimeError("tesseract: page layout failed"))
     with caplog.at_level("WARNING", logger="mmguard.ocr"):
         result = engine._recognize(render_form("rotated", "repaint the garden fence blue", 2)[0], 5.0)
     assert len(calls) == 2 and result.text.startswith("repaint") and result.words
