@@ -61,6 +61,13 @@ The sets (``--set``):
   191 look-alikes, 56 contrasts, 83 attacks (its key phrases bare noun
   phrases, the hardest yet), 30 professional-advice requests, 22 lines of
   ordinary image text; scored with the shipped classifier and one candidate.
+- ``fresh8``: ``bench/data/guard_fresh8.jsonl`` (479 lines), written after
+  that by two more writers who read no project file, on all ten types, with
+  key phrases asked for in equal parts as commands, -ing forms and bare noun
+  phrases: 240 look-alikes, 73 contrasts, 90 attacks, 43 professional-advice
+  requests, 33 lines of ordinary image text; 285 of their 764 lines were
+  dropped by the 0.85-cosine filter. Scored with the shipped classifier and
+  one candidate, by a rule fixed before it was written.
 - ``discrimination``: ``bench/data/guard_discrimination.jsonl`` (209 lines),
   one writer's harmless questions about real discrimination (its history,
   law, statistics, how to fight it) and requests to produce it, written as
@@ -95,7 +102,7 @@ from proxy.request import ChatRequest
 from proxy.scenarios import by_id
 
 #: The sets written apart from the labelled set, by name.
-FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "discrimination")}
+FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "discrimination")}
 
 
 @dataclass

@@ -24,6 +24,7 @@ def test_the_bundled_sets_load() -> None:
     assert {e.scenario for e in sets["fresh4"] if e.label == "benign"} >= {"ordinary", "hate_speech"} and "contrast" in {e.style for e in sets["fresh4"]}
     assert {e.style for e in sets["fresh6"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "homonym"}
     assert {e.style for e in sets["fresh7"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "fiction"}
+    assert {e.style for e in sets["fresh8"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "history"}
     seen = {e.text.lower() for e in load_examples()}  # the whole labelled set, held-out quarter included
     for name, examples in sets.items():  # each set, in the order written, repeats no line of the labelled set or an earlier set
         texts = {e.text.lower() for e in examples}
