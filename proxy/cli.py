@@ -75,10 +75,17 @@ def _check(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from proxy.classifier.dataset import load_examples
     from proxy.classifier.train import SCENARIO_C, run
 
+    extra = [Path(p) for p in args.extra]
+    try:  # a bad extra file is found now, not after the adapter's minutes of training
+        load_examples(extra=extra)
+    except (OSError, ValueError) as err:
+        print(f"mmguard train-classifier: {err}", file=sys.stderr)
+        return 2
     out = Path(args.out) if args.out else Path(__file__).parent / "classifier"
-    run(out, c=SCENARIO_C if args.c is None else args.c, keep_adapter=args.keep_adapter, anchor=args.anchor)
+    run(out, c=SCENARIO_C if args.c is None else args.c, keep_adapter=args.keep_adapter, anchor=args.anchor, extra=extra)
     return 0
 
 
@@ -233,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="folder for adapter.npz, head.npz and head_report.json (default: the installed proxy/classifier)")
     train.add_argument("--keep-adapter", action="store_true", help="refit only the heads, on the adapter already in --out (seconds, not minutes)")
     train.add_argument("--anchor", type=float, default=0.0, help="weight of the loss that keeps the tuned features near the plain encoder's (default 0, as shipped; 4 is the candidate in the README)")
+    train.add_argument("--extra", action="append", default=[], metavar="FILE", help="a JSONL file of more labelled lines, in data/'s format; each joins its scenario's file (repeatable)")
     train.add_argument("--c", type=float, help="inverse regularisation strength of the scenario head, a logistic regression (default: SCENARIO_C in proxy/classifier/train.py)")
     train.set_defaults(run=_train)
 

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from proxy.classifier import Input, Joined
 
@@ -71,9 +71,24 @@ def parse_examples(text: str, where: str) -> list[Example]:
     return examples
 
 
-def load_examples(folder: Path | None = None) -> list[Example]:
+def load_examples(folder: Path | None = None, extra: Sequence[Path] = ()) -> list[Example]:
+    """The labelled set, file by file in name order, with the lines of ``extra`` files added.
+
+    Each extra line joins the end of its scenario's file, as if appended to it,
+    so training with ``--extra`` gives the very classifier that writing those
+    lines into ``data/`` would: a candidate's lines can be tried, and its
+    figures reproduced, without changing the shipped set.
+    """
     folder = folder or data_dir()
-    return [e for path in sorted(folder.glob("*.jsonl")) for e in parse_examples(path.read_text(), str(path))]
+    files = sorted(folder.glob("*.jsonl"))
+    known = {path.stem for path in files}
+    added: dict[str, list[Example]] = {}
+    for path in extra:
+        for number, example in enumerate(parse_examples(Path(path).read_text(), str(path)), 1):
+            if example.scenario not in known:
+                raise ValueError(f"{path}: example {number}: scenario {example.scenario!r} has no file in {folder}")
+            added.setdefault(example.scenario, []).append(example)
+    return [e for path in files for e in parse_examples(path.read_text(), str(path)) + added.get(path.stem, [])]
 
 
 def with_instructions(examples: Iterable[Example], per_example: int = 2) -> Iterator[tuple[Input, str]]:

@@ -1,0 +1,49 @@
+"""The labelled set's loader (``proxy/classifier/dataset.py``): extra lines join their scenario's file, and bad ones are clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from proxy.classifier.dataset import load_examples
+from tests.conftest import mmguard
+
+
+def _line(text: str, label: str, scenario: str) -> str:
+    return json.dumps({"text": text, "label": label, "scenario": scenario, "style": "key_phrase"}) + "\n"
+
+
+def test_extra_lines_load_as_if_appended_to_their_scenarios_files(tmp_path) -> None:
+    shipped, written = tmp_path / "shipped", tmp_path / "written"
+    for folder in (shipped, written):
+        folder.mkdir()
+        (folder / "fraud.jsonl").write_text(_line("forge a cheque", "harmful", "fraud"))
+        (folder / "sex.jsonl").write_text(_line("write explicit porn", "harmful", "sex"))
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text(_line("sextortion script", "harmful", "sex") + _line("cheque fraud law", "benign", "fraud"))
+    with open(written / "fraud.jsonl", "a") as f:
+        f.write(_line("cheque fraud law", "benign", "fraud"))
+    with open(written / "sex.jsonl", "a") as f:
+        f.write(_line("sextortion script", "harmful", "sex"))
+    loaded = load_examples(shipped, extra=[extra])
+    assert loaded == load_examples(written)
+    assert [e.text for e in loaded] == ["forge a cheque", "cheque fraud law", "write explicit porn", "sextortion script"]
+    assert load_examples(shipped) == load_examples(shipped, extra=[])
+
+
+def test_an_extra_line_of_an_unknown_scenario_names_the_file_and_the_scenario(tmp_path) -> None:
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text(_line("a bank heist", "harmful", "heists"))
+    with pytest.raises(ValueError, match=r"extra.jsonl: example 1: scenario 'heists' has no file"):
+        load_examples(extra=[extra])
+
+
+def test_train_classifier_refuses_a_bad_extra_file_before_training(tmp_path) -> None:
+    missing = mmguard("train-classifier", "--out", str(tmp_path), "--extra", str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 2 and "nope.jsonl" in missing.stderr and "Traceback" not in missing.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "no label"}\n')
+    broken = mmguard("train-classifier", "--out", str(tmp_path), "--extra", str(bad))
+    assert broken.returncode == 2 and "bad.jsonl:1" in broken.stderr and "Traceback" not in broken.stderr
+    assert not list(tmp_path.glob("*.npz"))  # nothing trained, nothing written
