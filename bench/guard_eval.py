@@ -68,6 +68,14 @@ The sets (``--set``):
   requests, 33 lines of ordinary image text; 285 of their 764 lines were
   dropped by the 0.85-cosine filter. Scored with the shipped classifier and
   one candidate, by a rule fixed before it was written.
+- ``fresh9``: ``bench/data/guard_fresh9.jsonl`` (602 lines), written after
+  that by two more writers who read no project file, asked for settings away
+  from the textbook examples (farms, ferries, parishes, cities worldwide):
+  316 look-alikes (42 of them ordinary text), 96 contrasts, 138 attacks, 52
+  professional-advice requests; 149 of their 751 lines were dropped by the
+  0.85-cosine filter, which also covered the candidate lines in
+  ``proxy/classifier/candidates/``. Not yet scored by any classifier: it is
+  kept to judge the next candidate.
 - ``discrimination``: ``bench/data/guard_discrimination.jsonl`` (209 lines),
   one writer's harmless questions about real discrimination (its history,
   law, statistics, how to fight it) and requests to produce it, written as
@@ -102,7 +110,7 @@ from proxy.request import ChatRequest
 from proxy.scenarios import by_id
 
 #: The sets written apart from the labelled set, by name.
-FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "discrimination")}
+FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "discrimination")}
 
 
 @dataclass

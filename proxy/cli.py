@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     eval_guard = sub.add_parser("eval-guard", help="the guard's detection rates on rendered examples it never trained on, per typography form")
     eval_guard.add_argument("--policy", default="default", help="bundled policy name or YAML file")
-    eval_guard.add_argument("--set", default="held-out", help="held-out (the labelled set's held-out quarter), fresh, fresh2, fresh3, fresh4, fresh5, fresh6, fresh7, fresh8 or discrimination (written apart, never trained on), or a JSONL file")
+    eval_guard.add_argument("--set", default="held-out", help="held-out (the labelled set's held-out quarter), fresh, fresh2, fresh3, fresh4, fresh5, fresh6, fresh7, fresh8, fresh9 or discrimination (written apart, never trained on), or a JSONL file")
     eval_guard.set_defaults(run=_eval_guard)
     return parser
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bench.guard_eval import FRESH_SETS, evaluate, load_set, print_tallies
-from proxy.classifier.dataset import load_examples
+from proxy.classifier.dataset import data_dir, load_examples
 from tests.conftest import mmguard
 
 
@@ -25,7 +25,10 @@ def test_the_bundled_sets_load() -> None:
     assert {e.style for e in sets["fresh6"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "homonym"}
     assert {e.style for e in sets["fresh7"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "fiction"}
     assert {e.style for e in sets["fresh8"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "history"}
-    seen = {e.text.lower() for e in load_examples()}  # the whole labelled set, held-out quarter included
+    assert {e.style for e in sets["fresh9"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "safe_target"}
+    candidates = sorted((data_dir().parent / "candidates").glob("*.jsonl"))
+    assert candidates
+    seen = {e.text.lower() for e in load_examples(extra=candidates)}  # the whole labelled set, held-out quarter and candidate lines included
     for name, examples in sets.items():  # each set, in the order written, repeats no line of the labelled set or an earlier set
         texts = {e.text.lower() for e in examples}
         assert not texts & seen, name
