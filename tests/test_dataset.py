@@ -35,8 +35,24 @@ def test_extra_lines_load_as_if_appended_to_their_scenarios_files(tmp_path) -> N
 def test_an_extra_line_of_an_unknown_scenario_names_the_file_and_the_scenario(tmp_path) -> None:
     extra = tmp_path / "extra.jsonl"
     extra.write_text(_line("a bank heist", "harmful", "heists"))
-    with pytest.raises(ValueError, match=r"extra.jsonl: example 1: scenario 'heists' has no file"):
+    with pytest.raises(ValueError, match=r"extra.jsonl: scenario 'heists' of 'a bank heist' has no file"):
         load_examples(extra=[extra])
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ('{"text": "x", "label": "Harmful", "scenario": "fraud"}', r"lines.jsonl:2: label 'Harmful' is neither"),
+        ('["x", "harmful", "fraud"]', r"lines.jsonl:2: bad example"),
+        ('{"text": "x", "label": "harmful"}', r"lines.jsonl:2: bad example: 'scenario'"),
+        ("not json", r"lines.jsonl:2: bad example"),
+    ],
+)
+def test_a_bad_line_is_an_error_naming_the_file_and_line(tmp_path, line: str, error: str) -> None:
+    path = tmp_path / "lines.jsonl"
+    path.write_text(_line("forge a cheque", "harmful", "fraud") + line + "\n")
+    with pytest.raises(ValueError, match=error):
+        load_examples(extra=[path])
 
 
 def test_train_classifier_refuses_a_bad_extra_file_before_training(tmp_path) -> None:

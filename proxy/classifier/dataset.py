@@ -21,6 +21,7 @@ from typing import Iterable, Iterator, Sequence
 from proxy.classifier import Input, Joined
 
 BENIGN = "benign"
+LABELS = ("harmful", BENIGN)
 
 #: Instructions that accompany typographic attacks, as published (MM-SafetyBench, FigStep) or
 #: as ordinary users phrase image questions; the guard sees them joined with the image's text.
@@ -65,9 +66,12 @@ def parse_examples(text: str, where: str) -> list[Example]:
             continue
         try:
             row = json.loads(line)
-            examples.append(Example(row["text"], row["label"], row["scenario"], row.get("style", "")))
-        except (json.JSONDecodeError, KeyError) as err:
+            example = Example(row["text"], row["label"], row["scenario"], row.get("style", ""))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:  # not JSON, a key missing, not an object
             raise ValueError(f"{where}:{number}: bad example: {err}") from None
+        if example.label not in LABELS:  # any other label would silently train as benign
+            raise ValueError(f"{where}:{number}: label {example.label!r} is neither 'harmful' nor 'benign'")
+        examples.append(example)
     return examples
 
 
@@ -84,9 +88,9 @@ def load_examples(folder: Path | None = None, extra: Sequence[Path] = ()) -> lis
     known = {path.stem for path in files}
     added: dict[str, list[Example]] = {}
     for path in extra:
-        for number, example in enumerate(parse_examples(Path(path).read_text(), str(path)), 1):
+        for example in parse_examples(Path(path).read_text(), str(path)):
             if example.scenario not in known:
-                raise ValueError(f"{path}: example {number}: scenario {example.scenario!r} has no file in {folder}")
+                raise ValueError(f"{path}: scenario {example.scenario!r} of {example.text!r} has no file in {folder}")
             added.setdefault(example.scenario, []).append(example)
     return [e for path in files for e in parse_examples(path.read_text(), str(path)) + added.get(path.stem, [])]
 
