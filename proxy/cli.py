@@ -201,14 +201,15 @@ def _perf_guard(args: argparse.Namespace) -> int:
 
 
 def _eval_guard(args: argparse.Namespace) -> int:
-    from bench.guard_eval import evaluate, print_tallies
+    from bench.guard_eval import evaluate, print_tallies, print_targets
 
     try:
-        tallies = evaluate(args.policy, examples=args.set)
+        result = evaluate(args.policy, examples=args.set)
     except (OSError, ValueError) as err:  # a missing set file, a line not in the labelled set's format
         print(f"mmguard eval-guard: {err}", file=sys.stderr)
         return 2
-    print_tallies(tallies, examples=args.set, policy=args.policy)
+    print_tallies(result.tallies, examples=args.set, policy=args.policy)
+    print_targets(result.targets)
     return 0
 
 
