@@ -122,15 +122,19 @@ def finetune(pairs: list[tuple[Input, str]], settings: Settings = Settings(), st
             updates[f"{i}.{target}"] = LowRank(getattr(parent, name))
             setattr(parent, name, updates[f"{i}.{target}"])
 
+    def features_of(inputs: list[Input], texts: list[str], tokens: Any) -> torch.Tensor:
+        """A batch's features, pooled as the serving encoder pools them, through the model as it stands."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            hidden = model(**tokens, output_hidden_states=True).hidden_states
+        return input_features(inputs, texts, pool(hidden, tokens["attention_mask"]))
+
     def plain_features(inputs: list[Input], texts: list[str], tokens: Any) -> torch.Tensor:
         """The features the plain encoder gives a batch: every update switched off, no gradient."""
         with torch.no_grad():
             for update in updates.values():
                 update.active = False
             try:
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                    hidden = model(**tokens, output_hidden_states=True).hidden_states
-                return input_features(inputs, texts, pool(hidden, tokens["attention_mask"]))
+                return features_of(inputs, texts, tokens)
             finally:
                 for update in updates.values():
                     update.active = True
@@ -158,16 +162,13 @@ def finetune(pairs: list[tuple[Input, str]], settings: Settings = Settings(), st
             inputs = [item for item, _ in batch]
             texts = texts_of(inputs)
             tokens = tokenizer(texts, truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt")
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                hidden = model(**tokens, output_hidden_states=True).hidden_states
-            pooled = input_features(inputs, texts, pool(hidden, tokens["attention_mask"]))
-            plain = plain_features(inputs, texts, tokens) if settings.anchor else None
+            pooled = features_of(inputs, texts, tokens)
             features = pooled * settings.feature_scale
             in_scope = torch.tensor([float(t != BENIGN) for _, t in batch])
-            drift = None if plain is None else settings.anchor * (1 - nn.functional.cosine_similarity(pooled.float(), plain.float(), dim=-1)).mean()
             loss = nn.functional.binary_cross_entropy_with_logits(in_scope_head(features).squeeze(-1), in_scope)
-            if drift is not None:
-                loss = drift + loss
+            if settings.anchor:  # the drift from the plain encoder's features
+                plain = plain_features(inputs, texts, tokens)
+                loss = settings.anchor * (1 - nn.functional.cosine_similarity(pooled.float(), plain.float(), dim=-1)).mean() + loss
             rows = [i for i, (_, t) in enumerate(batch) if t != BENIGN]
             if rows:
                 loss = loss + nn.functional.cross_entropy(scenario_head(features[rows]), torch.tensor([index[batch[i][1]] for i in rows]))
