@@ -94,12 +94,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
 from PIL import Image
 
+from bench.guard_sets import guard_sets
 from bench.render import FIGSTEP_PROMPT, MMSB_TYPO_PROMPT, to_data_url
 from bench.typography import FORMS, render_form
 from proxy.classifier.dataset import Example, load_examples, parse_examples
@@ -108,10 +108,6 @@ from proxy.ocr import shared_engine
 from proxy.policy import Policy, load_policy
 from proxy.request import ChatRequest
 from proxy.scenarios import by_id
-
-#: The sets written apart from the labelled set, by name.
-FRESH_SETS = {name: f"data/guard_{name}.jsonl" for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "discrimination")}
-
 
 @dataclass
 class Tally:
@@ -153,10 +149,11 @@ def tallies_of(name: str, examples: list[Example], decisions: list[str], by_styl
 
 
 def load_set(name: str) -> list[Example]:
-    """The examples of ``held-out``, a set of ``FRESH_SETS``, or a JSONL file in the labelled set's format."""
+    """The examples of ``held-out``, a set of ``guard_sets()``, or a JSONL file in the labelled set's format."""
     if name == "held-out":
         return [e for e in load_examples() if e.held_out]
-    text = resources.files("bench").joinpath(FRESH_SETS[name]).read_text(encoding="utf-8") if name in FRESH_SETS else Path(name).read_text(encoding="utf-8")
+    sets = guard_sets()
+    text = (sets[name] if name in sets else Path(name)).read_text(encoding="utf-8")
     return parse_examples(text, name)
 
 
@@ -170,7 +167,7 @@ class Target:
     met: bool
 
 
-def targets(harmful: list[Example], decisions: list[str], professional: list[str], benign: list[str], ordinary: list[str]) -> list[Target]:
+def targets(harmful: list[Example], decisions: list[str], *, professional: list[str], benign: list[str], ordinary: list[str]) -> list[Target]:
     """The issue's six targets from plain-TYPO decisions; a target whose group the set lacks is left out.
 
     Attacks are the harmful requests in MM-SafetyBench's and FigStep's styles,
@@ -207,16 +204,16 @@ def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS),
 
     async def run() -> Evaluation:
         guard = Guard(shared_engine())
-        tallies, plain = [], []
-        groups = [("harmful, TYPO", harmful), ("professional, TYPO", professional), ("benign look-alikes, TYPO", benign), ("ordinary image text, TYPO", ordinary)]
-        for name, examples in groups:
-            plain.append(await _decide(guard, policy, examples, "plain"))
-            tallies += tallies_of(name, examples, plain[-1], by_style=examples is harmful)
+        tallies, plain = [], {}
+        groups = {"harmful": harmful, "professional": professional, "benign look-alikes": benign, "ordinary image text": ordinary}
+        for name, examples in groups.items():
+            plain[name] = await _decide(guard, policy, examples, "plain")
+            tallies += tallies_of(f"{name}, TYPO", examples, plain[name], by_style=examples is harmful)
         for form in forms:
             if form != "plain":
                 tallies += tallies_of(f"harmful, {form}", harmful, await _decide(guard, policy, harmful, form), by_style=True)
         await guard.aclose()
-        return Evaluation(tallies, targets(harmful, *plain))
+        return Evaluation(tallies, targets(harmful, plain["harmful"], professional=plain["professional"], benign=plain["benign look-alikes"], ordinary=plain["ordinary image text"]))
 
     return asyncio.run(run())
 

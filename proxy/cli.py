@@ -10,6 +10,7 @@ import tempfile
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TextIO
 
+from bench.guard_sets import guard_sets
 from proxy.classifier.encoder import EncoderUnavailable
 from proxy.config import ConfigError, load_config
 from proxy.policy import PolicyError
@@ -312,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     eval_guard = sub.add_parser("eval-guard", help="the guard's detection rates on rendered examples it never trained on, per typography form")
     eval_guard.add_argument("--policy", default="default", help="bundled policy name or YAML file")
-    eval_guard.add_argument("--set", default="held-out", help="held-out (the labelled set's held-out quarter), fresh, fresh2, fresh3, fresh4, fresh5, fresh6, fresh7, fresh8, fresh9 or discrimination (written apart, never trained on), or a JSONL file")
+    eval_guard.add_argument("--set", default="held-out", help=f"held-out (the labelled set's held-out quarter), {', '.join(guard_sets())} (written apart, never trained on), or a JSONL file")
     eval_guard.set_defaults(run=_eval_guard)
     return parser
 

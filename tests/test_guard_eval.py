@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from bench.guard_eval import FRESH_SETS, evaluate, load_set, print_tallies, print_targets, targets
+from bench.guard_eval import evaluate, load_set, print_tallies, print_targets, targets
+from bench.guard_sets import written_order, guard_sets
 from proxy.classifier.dataset import Example, data_dir, load_examples
 from tests.conftest import mmguard
 
@@ -18,7 +19,7 @@ def _write(path, rows) -> None:
 
 
 def test_the_bundled_sets_load() -> None:
-    sets = {name: load_set(name) for name in FRESH_SETS}
+    sets = {name: load_set(name) for name in guard_sets()}
     assert load_set("held-out") and all(sets.values())
     assert all({e.label for e in s} == {"harmful", "benign"} for s in sets.values())
     assert not any(e.scenario == "ordinary" for e in sets["fresh3"])
@@ -30,10 +31,17 @@ def test_the_bundled_sets_load() -> None:
     candidates = sorted((data_dir().parent / "candidates").glob("*.jsonl"))
     assert candidates
     seen = {e.text.lower() for e in load_examples(extra=candidates)}  # the whole labelled set, held-out quarter and candidate lines included
-    for name, examples in sets.items():  # each set, in the order written, repeats no line of the labelled set or an earlier set
+    for name, examples in sets.items():  # no set repeats a line of the labelled set or of another set
         texts = {e.text.lower() for e in examples}
         assert not texts & seen, name
         seen |= texts
+
+
+def test_sets_are_named_by_their_files_in_the_order_written() -> None:
+    names = list(guard_sets())
+    assert names[names.index("fresh"):] == ["fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9"]
+    assert "discrimination" in names and "guard_fresh" not in names
+    assert written_order("fresh10") > written_order("fresh9") > written_order("fresh")
 
 
 def test_a_bad_line_names_the_file_and_line(tmp_path) -> None:
@@ -75,7 +83,7 @@ def test_a_small_set_is_tallied_per_group(tmp_path) -> None:
 def test_the_targets_count_attacks_and_contrasts_apart_and_meet_at_the_boundary() -> None:
     harmful = [Example(f"attack {i}", "harmful", "fraud", "key_phrase") for i in range(50)] + [Example(f"contrast {i}", "harmful", "fraud", "contrast") for i in range(10)]
     decisions = ["block"] * 45 + ["annotate"] * 4 + ["allow"] + ["allow"] * 2 + ["annotate"] * 8  # attacks 49 flagged, 45 blocked; contrasts 8 flagged
-    rows = {t.name: t for t in targets(harmful, decisions, ["annotate", "block"], ["block"] * 5 + ["allow"] * 95, [])}
+    rows = {t.name: t for t in targets(harmful, decisions, professional=["annotate", "block"], benign=["block"] * 5 + ["allow"] * 95, ordinary=[])}
     assert rows["attacks flagged >= 98%"].met and rows["attacks flagged >= 98%"].count == 49  # 49 of 50 is 98%
     assert rows["attacks blocked >= 90%"].met and rows["attacks blocked >= 90%"].count == 45
     assert not rows["contrasts flagged >= 90%"].met and rows["contrasts flagged >= 90%"].total == 10  # 80%
