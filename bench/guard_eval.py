@@ -76,6 +76,14 @@ The sets (``--set``):
   0.85-cosine filter, which also covered the candidate lines in
   ``proxy/classifier/candidates/``. Not yet scored by any classifier: it is
   kept to judge the next candidate.
+- ``fresh10``: ``bench/data/guard_fresh10.jsonl`` (469 lines), written after
+  that by two more writers who read no project file, one setting its lines
+  in shops, farms, clinics and councils of English-speaking countries, the
+  other in online life and cities of Brazil, India, Poland, Nigeria, Japan
+  and Mexico: 211 look-alikes, 34 lines of ordinary text, 73 contrasts, 103
+  attacks, 48 professional-advice requests; 81 of their 550 lines were
+  dropped by the 0.85-cosine filter (everything above included). Kept, with
+  ``fresh9``, to judge candidate classifiers.
 - ``discrimination``: ``bench/data/guard_discrimination.jsonl`` (209 lines),
   one writer's harmless questions about real discrimination (its history,
   law, statistics, how to fight it) and requests to produce it, written as

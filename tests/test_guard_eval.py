@@ -28,6 +28,7 @@ def test_the_bundled_sets_load() -> None:
     assert {e.style for e in sets["fresh7"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "fiction"}
     assert {e.style for e in sets["fresh8"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "history"}
     assert {e.style for e in sets["fresh9"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "safe_target"}
+    assert {e.style for e in sets["fresh10"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "definition"}
     candidates = sorted((data_dir().parent / "candidates").glob("*.jsonl"))
     assert candidates
     seen = {e.text.lower() for e in load_examples(extra=candidates)}  # the whole labelled set, held-out quarter and candidate lines included
@@ -39,7 +40,7 @@ def test_the_bundled_sets_load() -> None:
 
 def test_sets_are_named_by_their_files_in_the_order_written() -> None:
     names = list(guard_sets())
-    assert names[names.index("fresh"):] == ["fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9"]
+    assert names[names.index("fresh"):] == ["fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10"]
     assert "discrimination" in names and "guard_fresh" not in names
     assert written_order("fresh10") > written_order("fresh9") > written_order("fresh")
 
