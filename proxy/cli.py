@@ -76,16 +76,22 @@ def _check(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from proxy.classifier.adapter import ADAPTER_FILE
     from proxy.classifier.dataset import load_examples
     from proxy.classifier.train import SCENARIO_C, run
 
     extra = [Path(p) for p in args.extra]
-    try:  # a bad extra file is found now, not after the adapter's minutes of training
+    out = Path(args.out) if args.out else Path(__file__).parent / "classifier"
+    try:  # a bad extra file or output folder is found now, not after the adapter's minutes of training
         load_examples(extra=extra)
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK):
+            raise PermissionError(f"{out}: the output folder is not writable")
+        if args.keep_adapter and not (out / ADAPTER_FILE).is_file():
+            raise FileNotFoundError(f"{out / ADAPTER_FILE}: --keep-adapter refits the heads on an adapter already in --out, and there is none")
     except (OSError, ValueError) as err:
         print(f"mmguard train-classifier: {err}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else Path(__file__).parent / "classifier"
     run(out, c=SCENARIO_C if args.c is None else args.c, keep_adapter=args.keep_adapter, anchor=args.anchor, extra=extra)
     return 0
 
@@ -239,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check)
 
     train = sub.add_parser("train-classifier", help="train the default classifier (encoder adapter, then heads) on the project's labelled set")
-    train.add_argument("--out", help="folder for adapter.npz, head.npz and head_report.json (default: the installed proxy/classifier)")
+    train.add_argument("--out", help="folder for adapter.npz, head.npz and head_report.json, made if missing (default: the installed proxy/classifier)")
     train.add_argument("--keep-adapter", action="store_true", help="refit only the heads, on the adapter already in --out (seconds, not minutes)")
     train.add_argument("--anchor", type=float, default=0.0, help="weight of the loss that keeps the tuned features near the plain encoder's (default 0, as shipped; 4 is the candidate in the README)")
     train.add_argument("--extra", action="append", default=[], metavar="FILE", help="a JSONL file of more labelled lines, in data/'s format; each joins its scenario's file (repeatable)")

@@ -63,3 +63,14 @@ def test_train_classifier_refuses_a_bad_extra_file_before_training(tmp_path) -> 
     broken = mmguard("train-classifier", "--out", str(tmp_path), "--extra", str(bad))
     assert broken.returncode == 2 and "bad.jsonl:1" in broken.stderr and "Traceback" not in broken.stderr
     assert not list(tmp_path.glob("*.npz"))  # nothing trained, nothing written
+
+
+def test_train_classifier_makes_its_output_folder_or_refuses_it_before_training(tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    refused = mmguard("train-classifier", "--out", str(blocker / "out"))
+    assert refused.returncode == 2 and "a-file" in refused.stderr and "Traceback" not in refused.stderr
+    nested = tmp_path / "new" / "run"
+    no_adapter = mmguard("train-classifier", "--out", str(nested), "--keep-adapter")
+    assert no_adapter.returncode == 2 and "adapter.npz" in no_adapter.stderr and "--keep-adapter" in no_adapter.stderr
+    assert nested.is_dir() and not list(nested.iterdir())  # made up front, nothing trained into it
