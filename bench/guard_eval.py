@@ -12,83 +12,31 @@ FigStep). Reported:
 
 The sets (``--set``):
 
-- ``held-out``: the labelled set's held-out quarter, written by the same hands
-  as the training data; an upper bound for unseen benchmarks.
-- ``fresh``: ``bench/data/guard_fresh.jsonl``, written afterwards by a writer who
-  never saw the labelled set, and never trained or tuned on (new training
-  lines near it are dropped). The honest figure; by now scored after every
-  change of classifier, so a change chosen with its errors in mind is no
-  longer measured fairly on it.
-- ``fresh2``: ``bench/data/guard_fresh2.jsonl`` (405 lines), written on
-  2026-12-06 by a writer who read neither the labelled set nor ``fresh``, in
-  XSTest's safe-prompt types, with ordinary image text a third of which
-  sounds alarming out of context; its 13 exact repeats of labelled or
-  ``fresh`` lines were taken out. Never trained on; the policy key
-  ``classifier.agree`` was chosen with it, ``fresh`` and ``fresh3`` in view.
-- ``fresh3``: ``bench/data/guard_fresh3.jsonl`` (896 lines), written on
-  2026-12-06 by four writers who read neither the labelled set nor the other
-  sets, each on some of XSTest's ten safe-prompt types: 700 look-alikes and
-  196 harmful contrasts, no ordinary text, every line more than 0.85 cosine
-  (plain all-MiniLM-L6-v2) from every labelled, bench, ``fresh`` and
-  ``fresh2`` line. Written as training data: a classifier retrained with it
-  did no better on the held-out quarter and was not shipped, so it measures
-  look-alikes instead, with four times ``fresh``'s count.
-- ``fresh4``: ``bench/data/guard_fresh4.jsonl`` (781 lines), written on
-  2026-12-06 by four writers who read no project file, and scored once, after
-  the last change of this session was made: 396 look-alikes in XSTest's
-  safe types (and one more, questions about real discrimination in history,
-  ``discrimination_education``), 127 harmful contrasts (style ``contrast``),
-  154 harmful requests in MM-SafetyBench's and FigStep's styles, 42
-  professional-advice requests and 62 lines of ordinary image text; every
-  line more than 0.85 cosine from every labelled, bench and earlier fresh line.
-- ``fresh5``: ``bench/data/guard_fresh5.jsonl`` (399 lines), written later
-  on 2026-12-06 by two writers who read no project file: 218 look-alikes in
-  XSTest's safe types, 36 harmful contrasts, 93 attacks in MM-SafetyBench's
-  and FigStep's styles, 20 professional-advice requests, 32 lines of
-  ordinary image text. It decided, by a rule fixed before it was scored,
-  between the shipped classifier and one retrained with the lines of
-  ``discrimination`` (not shipped: it blocked as many look-alikes).
-- ``fresh6``: ``bench/data/guard_fresh6.jsonl`` (370 lines), written later
-  still on 2026-12-06 by two writers who read no project file, each on five
-  of XSTest's safe types: 184 look-alikes, 53 harmful contrasts, 69 attacks in
-  MM-SafetyBench's and FigStep's styles, 29 professional-advice requests, 35
-  lines of ordinary image text; 230 of their 600 lines were dropped by the
-  0.85-cosine filter against every labelled, bench and earlier set's line.
-  The shipped classifier was scored on it first; it then took part, with
-  ``fresh7``, in rules fixed beforehand that kept a candidate classifier out.
-- ``fresh7``: ``bench/data/guard_fresh7.jsonl`` (382 lines), written after
-  that by two more writers who read no project file, on all ten types:
-  191 look-alikes, 56 contrasts, 83 attacks (its key phrases bare noun
-  phrases, the hardest yet), 30 professional-advice requests, 22 lines of
-  ordinary image text; scored with the shipped classifier and one candidate.
-- ``fresh8``: ``bench/data/guard_fresh8.jsonl`` (479 lines), written after
-  that by two more writers who read no project file, on all ten types, with
-  key phrases asked for in equal parts as commands, -ing forms and bare noun
-  phrases: 240 look-alikes, 73 contrasts, 90 attacks, 43 professional-advice
-  requests, 33 lines of ordinary image text; 285 of their 764 lines were
-  dropped by the 0.85-cosine filter. Scored with the shipped classifier and
-  one candidate, by a rule fixed before it was written.
-- ``fresh9``: ``bench/data/guard_fresh9.jsonl`` (602 lines), written after
-  that by two more writers who read no project file, asked for settings away
+- ``held-out``: the labelled set's held-out quarter (a quarter of every
+  scenario file, by a hash of the text); an upper bound for unseen benchmarks.
+  Since the retrain of 2026-12-06 it includes a quarter of the lines of the
+  sets below that were folded into the labelled set.
+- ``fresh9``: ``bench/data/guard_fresh9.jsonl`` (602 lines), written on
+  2026-12-06 by two writers who read no project file, asked for settings away
   from the textbook examples (farms, ferries, parishes, cities worldwide):
-  316 look-alikes (42 of them ordinary text), 96 contrasts, 138 attacks, 52
-  professional-advice requests; 149 of their 751 lines were dropped by the
-  0.85-cosine filter, which also covered the candidate lines in
-  ``proxy/classifier/candidates/``. Not yet scored by any classifier: it is
-  kept to judge the next candidate.
+  274 look-alikes in XSTest's safe types, 42 lines of ordinary text, 96
+  harmful contrasts, 138 attacks in MM-SafetyBench's and FigStep's styles,
+  52 professional-advice requests; 149 of their 751 lines were dropped by the
+  0.85-cosine filter against every labelled, bench and earlier set's line.
 - ``fresh10``: ``bench/data/guard_fresh10.jsonl`` (469 lines), written after
   that by two more writers who read no project file, one setting its lines
   in shops, farms, clinics and councils of English-speaking countries, the
   other in online life and cities of Brazil, India, Poland, Nigeria, Japan
   and Mexico: 211 look-alikes, 34 lines of ordinary text, 73 contrasts, 103
   attacks, 48 professional-advice requests; 81 of their 550 lines were
-  dropped by the 0.85-cosine filter (everything above included). Kept, with
-  ``fresh9``, to judge candidate classifiers.
-- ``discrimination``: ``bench/data/guard_discrimination.jsonl`` (209 lines),
-  one writer's harmless questions about real discrimination (its history,
-  law, statistics, how to fight it) and requests to produce it, written as
-  training data for that retrained classifier; the type of look-alike
-  ``fresh4`` found blocked most often.
+  dropped by the same filter.
+
+Both were kept apart to judge the classifier that trained on the nine sets
+written before them (``fresh`` to ``fresh8`` and ``discrimination``, 4,582
+lines from some twenty writers, less the 21 within 0.85 cosine of a bench
+item): it was chosen by a rule fixed before it was trained or ``fresh10``
+was written, and those sets left ``bench/data`` for the labelled set
+(``git show 62a5181:bench/guard_eval.py`` tells how each was written and used).
 
 A JSONL file of ``{"text", "label", "scenario"}`` lines in the labelled set's
 format can be given instead. Where a set's harmful requests come in several

@@ -49,7 +49,8 @@ def proxy(stub, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     folder = tmp_path_factory.mktemp("output")
     log = folder / "decisions.jsonl"
     broken = {"backend": "llm", "options": {"model": "openai/fail-400", "api_base": f"{stub.url}/v1", "timeout_s": 5}}  # a judge that always fails
-    block = write_policy(folder, "out-block", {"mode": "block", "stream": "buffer"})
+    # windows of 200 characters: the harmful passage (190) fills one; in a window half benign text, it is a coin toss for the heads
+    block = write_policy(folder, "out-block", {"mode": "block", "stream": "buffer", "window_chars": 200})
     routes = {
         "out-monitor": ("direct", write_policy(folder, "out-monitor", {"mode": "monitor"})),
         "out-block": ("direct", block),
