@@ -5,7 +5,7 @@ the serving heads will read: is the text in scope at all (binary), and if so,
 which scenario (softmax over the in-scope ones). The serving heads are then
 refitted on the tuned features (``train.py``), so the throwaway ones never ship.
 
-It runs on the CPU: about 45 minutes for three epochs (1,781 steps) on one
+It runs on the CPU: about 45 minutes for three epochs (2,856 steps) on one
 core with native bfloat16 (autocast; the weights and the update stay
 float32), about twice that without; the anchor (``Settings.anchor``) reads
 every batch a second time through the plain encoder. Same data and seed,
