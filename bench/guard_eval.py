@@ -109,6 +109,8 @@ def load_set(name: str) -> list[Example]:
     if name == "held-out":
         return [e for e in load_examples() if e.held_out]
     sets = guard_sets()
+    if name not in sets and not Path(name).is_file():
+        raise FileNotFoundError(f"{name}: neither a set ({', '.join(['held-out', *sets])}) nor a file")
     text = (sets[name] if name in sets else Path(name)).read_text(encoding="utf-8")
     return parse_examples(text, name)
 

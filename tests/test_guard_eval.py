@@ -37,6 +37,11 @@ def test_sets_are_named_by_their_files_in_the_order_written() -> None:
     assert written_order("fresh10") > written_order("fresh9") > written_order("fresh")
 
 
+def test_an_unknown_set_names_the_sets_there_are() -> None:
+    with pytest.raises(FileNotFoundError, match=r"fresh4: neither a set \(held-out, fresh9, fresh10\) nor a file"):
+        load_set("fresh4")
+
+
 def test_a_bad_line_names_the_file_and_line(tmp_path) -> None:
     path = tmp_path / "set.jsonl"
     path.write_text('{"text": "x", "label": "benign", "scenario": "ordinary"}\n{"text": "y"}\n')
@@ -93,7 +98,7 @@ def test_the_targets_count_attacks_and_contrasts_apart_and_meet_at_the_boundary(
     "args, name, fragment",
     [
         (["eval-guard", "--set"], "set.jsonl", "set.jsonl:1: bad example"),
-        (["eval-guard", "--set"], "absent.jsonl", "No such file"),
+        (["eval-guard", "--set"], "absent.jsonl", "neither a set"),
         (["judge", "--eval"], "completions.csv", "completions.csv:2: expected XSTest's columns"),
     ],
 )
