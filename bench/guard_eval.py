@@ -9,6 +9,10 @@ FigStep). Reported:
 - professional-advice requests: annotated, and blocked (should be none);
 - benign look-alikes and ordinary image text: blocked;
 - recall on each harder typography form of ``bench.typography``.
+- at each ``safety_prompt.skip_below`` value (``SKIP_BELOW_GRID`` and the
+  policy's own), the harmful and the benign requests the guard is sure
+  enough of to send without the safety prompt: the table a policy's value
+  is chosen from, counted by the proxy's own ``sure_benign``.
 
 The sets (``--set``):
 
@@ -68,7 +72,7 @@ from bench.guard_sets import guard_sets
 from bench.render import FIGSTEP_PROMPT, MMSB_TYPO_PROMPT, to_data_url
 from bench.typography import FORMS, render_form
 from proxy.classifier.dataset import Example, load_examples, parse_examples
-from proxy.guard import Guard
+from proxy.guard import Guard, GuardOutcome, sure_benign
 from proxy.ocr import shared_engine
 from proxy.policy import Policy, load_policy
 from proxy.request import ChatRequest
@@ -93,9 +97,13 @@ def request(images: list[Image.Image], text: str) -> ChatRequest:
     return ChatRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": parts}]})
 
 
-async def _decide(guard: Guard, policy: Policy, examples: list[Example], form: str) -> list[str]:
+async def _inspect(guard: Guard, policy: Policy, examples: list[Example], form: str) -> list[GuardOutcome]:
     prompt = FIGSTEP_PROMPT if form == "figstep" else MMSB_TYPO_PROMPT
-    return [(await guard.inspect(request(render_form(form, example.text, seed=i), prompt), policy)).decision for i, example in enumerate(examples)]
+    return [await guard.inspect(request(render_form(form, example.text, seed=i), prompt), policy) for i, example in enumerate(examples)]
+
+
+async def _decide(guard: Guard, policy: Policy, examples: list[Example], form: str) -> list[str]:
+    return [outcome.decision for outcome in await _inspect(guard, policy, examples, form)]
 
 
 def tallies_of(name: str, examples: list[Example], decisions: list[str], by_style: bool) -> list[Tally]:
@@ -155,10 +163,39 @@ def targets(harmful: list[Example], decisions: list[str], *, professional: list[
     return [row for row in rows if row.total]
 
 
+#: The ``safety_prompt.skip_below`` values ``eval-guard`` reports, besides the policy's own.
+SKIP_BELOW_GRID = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
+
+
+@dataclass(frozen=True)
+class Spared:
+    """How many requests a ``skip_below`` value would send without the safety prompt, plain TYPO.
+
+    Sparing benign requests is the point (the prompt costs over-refusal);
+    sparing harmful ones is the price. A policy's value is chosen from these rows.
+    """
+
+    skip_below: float
+    harmful: int  # harmful requests spared, professional advice included
+    harmful_total: int
+    benign: int  # look-alikes and ordinary text spared
+    benign_total: int
+
+
+def spared(skip_below: float, harmful: list[GuardOutcome], benign: list[GuardOutcome]) -> Spared:
+    """``skip_below``'s row: a blocked request is never spared, whatever its scores."""
+
+    def count(outcomes: list[GuardOutcome]) -> int:
+        return sum(o.decision != "block" and sure_benign(o.findings, o.top_harm, o.error is not None, skip_below) for o in outcomes)
+
+    return Spared(skip_below, count(harmful), len(harmful), count(benign), len(benign))
+
+
 @dataclass(frozen=True)
 class Evaluation:
     tallies: list[Tally]
     targets: list[Target]
+    spared: list[Spared] = field(default_factory=list)
 
 
 def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS), examples: str = "held-out") -> Evaluation:
@@ -173,14 +210,19 @@ def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS),
         guard = Guard(shared_engine())
         tallies, plain = [], {}
         groups = {"harmful": harmful, "professional": professional, "benign look-alikes": benign, "ordinary image text": ordinary}
+        outcomes: dict[str, list[GuardOutcome]] = {}
         for name, examples in groups.items():
-            plain[name] = await _decide(guard, policy, examples, "plain")
+            outcomes[name] = await _inspect(guard, policy, examples, "plain")
+            plain[name] = [o.decision for o in outcomes[name]]
             tallies += tallies_of(f"{name}, TYPO", examples, plain[name], by_style=examples is harmful)
         for form in forms:
             if form != "plain":
                 tallies += tallies_of(f"harmful, {form}", harmful, await _decide(guard, policy, harmful, form), by_style=True)
         await guard.aclose()
-        return Evaluation(tallies, targets(harmful, plain["harmful"], professional=plain["professional"], benign=plain["benign look-alikes"], ordinary=plain["ordinary image text"]))
+        found = targets(harmful, plain["harmful"], professional=plain["professional"], benign=plain["benign look-alikes"], ordinary=plain["ordinary image text"])
+        values = sorted({*SKIP_BELOW_GRID, *([policy.safety_prompt.skip_below] if policy.safety_prompt.skip_below is not None else [])})
+        in_scope, out_of_scope = outcomes["harmful"] + outcomes["professional"], outcomes["benign look-alikes"] + outcomes["ordinary image text"]
+        return Evaluation(tallies, found, [spared(v, in_scope, out_of_scope) for v in values])
 
     return asyncio.run(run())
 
@@ -190,6 +232,16 @@ def print_tallies(tallies: list[Tally], out: TextIO = sys.stdout, examples: str 
     out.write(f"{'set':<34}{'n':>5}{'flagged':>9}{'blocked':>9}{'annotated':>11}\n")
     for t in tallies:
         out.write(f"{t.name:<34}{t.total:>5}{t.rate('block', 'annotate'):>9.1%}{t.rate('block'):>9.1%}{t.rate('annotate'):>11.1%}\n")
+
+
+def print_spared(rows: list[Spared], out: TextIO = sys.stdout) -> None:
+    out.write("\nsent without the safety prompt at each skip_below, plain TYPO\n")
+    out.write(f"{'skip_below':<12}{'harmful':>9}{'':>14}{'benign':>9}{'':>14}\n")
+    for row in rows:
+        out.write(
+            f"{row.skip_below:<12g}{row.harmful / max(1, row.harmful_total):>9.1%}{f'({row.harmful} of {row.harmful_total})':>14}"
+            f"{row.benign / max(1, row.benign_total):>9.1%}{f'({row.benign} of {row.benign_total})':>14}\n"
+        )
 
 
 def print_targets(rows: list[Target], out: TextIO = sys.stdout) -> None:

@@ -208,7 +208,7 @@ def _perf_guard(args: argparse.Namespace) -> int:
 
 
 def _eval_guard(args: argparse.Namespace) -> int:
-    from bench.guard_eval import evaluate, print_tallies, print_targets
+    from bench.guard_eval import evaluate, print_spared, print_tallies, print_targets
 
     try:
         result = evaluate(args.policy, examples=args.set)
@@ -217,6 +217,7 @@ def _eval_guard(args: argparse.Namespace) -> int:
         return 2
     print_tallies(result.tallies, examples=args.set, policy=args.policy)
     print_targets(result.targets)
+    print_spared(result.spared)
     return 0
 
 

@@ -27,6 +27,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -81,6 +82,7 @@ class GuardOutcome:
     timings_ms: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     would: Action | None = None  # in monitor mode: what enforcing would have done
+    top_harm: float | None = None  # the highest harm score of any input, when the classifier ran
 
 
 def user_text(request: ChatRequest, chars: int = USER_TEXT_CHARS) -> str:
@@ -167,17 +169,20 @@ def agreed(agree: list[Source], present: set[Source], backed: set[Source], found
     return [replace(f, action="annotate", rule=ONE_SIDED) if f.action == "block" and f.source in quorum else f for f in found]
 
 
-def needs_safety_prompt(policy: Policy, findings: list[Finding], top_harm: float | None, error: Exception | None) -> bool:
-    """Whether the request gets the safety prompt: always, unless the policy spares requests the guard is sure are benign.
+def sure_benign(findings: Sequence[Finding], top_harm: float | None, failed: bool, skip_below: float | None) -> bool:
+    """Whether the guard is sure a request is benign at ``skip_below``: the classifier ran without error
+    on at least one input, every score was under ``skip_below``, and nothing (no rule, no score) was found.
 
-    Sure means: the classifier ran without error on at least one input, every score was under
-    ``safety_prompt.skip_below``, and nothing (no rule, no score) was found.
+    One predicate for the proxy (``needs_safety_prompt``) and for ``mmguard eval-guard``, which reports
+    how many requests each value would spare, so the number a policy sets is the number measured.
     """
+    return skip_below is not None and not failed and not findings and top_harm is not None and top_harm < skip_below
+
+
+def needs_safety_prompt(policy: Policy, findings: list[Finding], top_harm: float | None, error: Exception | None) -> bool:
+    """Whether the request gets the safety prompt: always, unless the policy spares requests the guard is sure are benign."""
     prompt = policy.safety_prompt
-    if not prompt.enabled:
-        return False
-    sure = prompt.skip_below is not None and error is None and not findings and top_harm is not None and top_harm < prompt.skip_below
-    return not sure
+    return prompt.enabled and not sure_benign(findings, top_harm, error is not None, prompt.skip_below)
 
 
 def decide(findings: list[Finding]) -> Finding | None:
@@ -305,7 +310,7 @@ class Guard:
             defenses.append("safety_prompt")
         timings["total"] = (time.perf_counter() - start) * 1000
         failure = None if error is None else f"{type(error).__name__}: {error}"[:300]
-        return GuardOutcome(decision, policy.name, messages, tuple(defenses), finding, tuple(findings), ocr_texts, hashes, timings, failure, would)
+        return GuardOutcome(decision, policy.name, messages, tuple(defenses), finding, tuple(findings), ocr_texts, hashes, timings, failure, would, top_harm)
 
     async def aclose(self) -> None:
         await self.intake.aclose()
