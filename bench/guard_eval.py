@@ -236,11 +236,11 @@ def print_tallies(tallies: list[Tally], out: TextIO = sys.stdout, examples: str 
 
 def print_spared(rows: list[Spared], out: TextIO = sys.stdout) -> None:
     out.write("\nsent without the safety prompt at each skip_below, plain TYPO\n")
-    out.write(f"{'skip_below':<12}{'harmful':>9}{'':>14}{'benign':>9}{'':>14}\n")
+    out.write(f"{'skip_below':<12}{'harmful':>9}{'':>17}{'benign':>9}\n")
     for row in rows:
         out.write(
-            f"{row.skip_below:<12g}{row.harmful / max(1, row.harmful_total):>9.1%}{f'({row.harmful} of {row.harmful_total})':>14}"
-            f"{row.benign / max(1, row.benign_total):>9.1%}{f'({row.benign} of {row.benign_total})':>14}\n"
+            f"{row.skip_below:<12g}{row.harmful / max(1, row.harmful_total):>9.1%}{f'({row.harmful} of {row.harmful_total})':>17}"
+            f"{row.benign / max(1, row.benign_total):>9.1%}{f'({row.benign} of {row.benign_total})':>17}\n"
         )
 
 
