@@ -40,8 +40,9 @@ The sets (``--set``):
   streaming, sport and dating across six countries, half their key phrases
   two to six words: 184 look-alikes, 37 lines of ordinary text, 72
   contrasts, 107 attacks, 43 professional-advice requests; 107 of their 550
-  lines were dropped by the same filter. Scored by nothing yet: kept to
-  judge the next change of classifier.
+  lines were dropped by the same filter. It has judged two candidates by
+  their totals (neither shipped; the README has the table), its errors
+  unread: a new set is due before they are judged again.
 
 ``fresh9`` and ``fresh10`` were kept apart to judge the classifier that
 trained on the nine sets written before them (``fresh`` to ``fresh8`` and
