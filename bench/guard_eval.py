@@ -248,4 +248,4 @@ def print_spared(rows: list[Spared], out: TextIO = sys.stdout) -> None:
 def print_targets(rows: list[Target], out: TextIO = sys.stdout) -> None:
     out.write("\nthe image guard's targets, plain TYPO\n")
     for row in rows:
-        out.write(f"{row.name:<36}{row.count / row.total:>7.1%}{f'({row.count} of {row.total})':>14}  {'met' if row.met else 'MISSED'}\n")
+        out.write(f"{row.name:<36}{row.count / row.total:>7.1%}{f'({row.count} of {row.total})':>17}  {'met' if row.met else 'MISSED'}\n")
