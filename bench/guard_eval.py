@@ -42,7 +42,18 @@ The sets (``--set``):
   contrasts, 107 attacks, 43 professional-advice requests; 107 of their 550
   lines were dropped by the same filter. It has judged two candidates by
   their totals (neither shipped; the README has the table), its errors
-  unread: a new set is due before they are judged again.
+  unread.
+- ``fresh12``: ``bench/data/guard_fresh12.jsonl`` (541 lines), written after
+  that by two more writers who read no project file, one in homes, schools,
+  restaurants, building sites, ports, airlines and labs of Kenya, Nigeria,
+  South Africa, Egypt, the Philippines, Indonesia, Vietnam, Turkey and the
+  Gulf, the other in banking, elections, hospitals, software teams,
+  transport and hobbies of Germany, France, Italy, Spain, the Netherlands,
+  Sweden, Canada and Australia: 168 look-alikes, 39 lines of ordinary text,
+  75 contrasts, 201 attacks, 58 professional-advice requests; 59 of their 600
+  lines were dropped by the same filter (now also against the candidates'
+  lines in ``proxy/classifier/candidates/``). It is kept to judge the
+  named-entity candidate by the rule the README fixed before anything scored it.
 
 ``fresh9`` and ``fresh10`` were kept apart to judge the classifier that
 trained on the nine sets written before them (``fresh`` to ``fresh8`` and
