@@ -19,6 +19,7 @@ from typing import Callable, TextIO
 
 from PIL import Image
 
+from bench.machine import this_cpu
 from bench.render import FIGSTEP_PROMPT, MMSB_TYPO_PROMPT, render_figstep, render_typo
 from bench.suite.attacks import data_url
 from proxy.guard import Guard
@@ -108,6 +109,7 @@ def _size(request: ChatRequest) -> str:
 
 def print_rows(rows: list[Row], out: TextIO = sys.stdout) -> None:
     out.write(f"guard cost per request, one core (pid {os.getpid()} pinned), distinct images\n")
+    out.write(this_cpu() + "\n")
     out.write(f"{'':<42}{'p50 ms':>9}{'p95 ms':>9}{'n':>7}\n")
     for row in rows:
         out.write(row.line() + "\n")

@@ -170,6 +170,14 @@ def test_perf_guard_rows_say_where_the_time_went():
     assert Row("cached", [1.0]).stages_line() is None
 
 
+def test_perf_guard_names_the_processor_and_the_simd_it_has_and_lacks():
+    from bench.machine import describe_cpu
+
+    epyc = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx avx2 fma\n\nprocessor\t: 1\nmodel name\t: AMD EPYC\n"
+    assert describe_cpu(epyc, 2, (1.0, 0.5, 0.25)) == "cpu: AMD EPYC, 2 cores; has avx2; lacks avx512f, avx512_vnni, avx_vnni, amx_int8; load average 1.00 0.50 0.25"
+    assert describe_cpu("", 1) == "cpu: unknown processor, 1 core; has none of avx2/avx512f/avx512_vnni/avx_vnni/amx_int8"
+
+
 def test_the_lru_computes_each_missing_key_once_and_forgets_the_least_recent() -> None:
     cache: LRU[int] = LRU(2)
     computed: list[list[str]] = []
