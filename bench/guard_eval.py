@@ -177,8 +177,9 @@ def targets(harmful: list[Example], decisions: list[str], *, professional: list[
 
 
 #: The ``safety_prompt.skip_below`` values ``eval-guard`` reports, besides the policy's own. It reaches down to
-#: 0.001 because a classifier trained on more lines is surer of itself: the named-entity candidate spared
-#: 1.6% of held-out harmful requests already at 0.005, more than the shipped one spares at 0.01.
+#: 0.001 so that a classifier surer of itself than the shipped one still has rows to be chosen from; so far
+#: no request of the held-out quarter scores under 0.003 with either the shipped classifier or the
+#: named-entity candidate (the README's tables).
 SKIP_BELOW_GRID = (0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
 
 
