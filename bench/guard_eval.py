@@ -55,6 +55,15 @@ The sets (``--set``):
   lines in ``proxy/classifier/candidates/``). It has judged one candidate
   by its totals, by a rule fixed before anything scored it (it passed there
   and failed on the bench; the README has the table), its errors unread.
+- ``fresh13``: ``bench/data/guard_fresh13.jsonl`` (550 lines), written on
+  2026-12-07 by two more writers who read no project file, one in Mexico,
+  Brazil, Colombia, Argentina, Peru, the Caribbean, Spain and Portugal, the
+  other in India, Pakistan, Bangladesh, Sri Lanka, Nepal, Japan, South
+  Korea, Taiwan, Hong Kong and small-town United States: 172 look-alikes,
+  37 lines of ordinary text, 77 contrasts, 207 attacks, 57
+  professional-advice requests; 50 of their 600 lines were dropped by the
+  same filter (also against the candidate lines written beside it). It was
+  committed unscored, to judge the candidate the README names.
 
 ``fresh9`` and ``fresh10`` were kept apart to judge the classifier that
 trained on the nine sets written before them (``fresh`` to ``fresh8`` and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,22 @@ def test_train_classifier_makes_its_output_folder_or_refuses_it_before_training(
     no_adapter = mmguard("train-classifier", "--out", str(nested), "--keep-adapter")
     assert no_adapter.returncode == 2 and "adapter.npz" in no_adapter.stderr and "--keep-adapter" in no_adapter.stderr
     assert nested.is_dir() and not list(nested.iterdir())  # made up front, nothing trained into it
+
+
+def test_candidate_lines_load_and_repeat_no_labelled_or_judging_line() -> None:
+    """A candidate's lines must load as ``--extra`` does, and stay apart from what judges it.
+
+    A candidate line that repeated a line of a ``fresh`` set would train on
+    the very text the set judges it by.
+    """
+    from bench.guard_eval import load_set
+    from bench.guard_sets import guard_sets
+
+    candidates = sorted((Path(__file__).parent.parent / "proxy" / "classifier" / "candidates").glob("*.jsonl"))
+    assert candidates
+    shipped = load_examples()
+    with_candidates = load_examples(extra=candidates)
+    added = {e.text.lower() for e in with_candidates} - {e.text.lower() for e in shipped}
+    assert len(with_candidates) > len(shipped) and added
+    judging = {e.text.lower() for name in guard_sets() for e in load_set(name)}
+    assert not added & judging
