@@ -41,7 +41,7 @@ The sets (``--set``):
   two to six words: 184 look-alikes, 37 lines of ordinary text, 72
   contrasts, 107 attacks, 43 professional-advice requests; 107 of their 550
   lines were dropped by the same filter. It has judged two candidates by
-  their totals (neither shipped; the README has the table), its errors
+  their totals (neither shipped; proxy/classifier/HISTORY.md has it), its errors
   unread.
 - ``fresh12``: ``bench/data/guard_fresh12.jsonl`` (541 lines), written after
   that by two more writers who read no project file, one in homes, schools,
@@ -54,7 +54,7 @@ The sets (``--set``):
   lines were dropped by the same filter (now also against the candidates'
   lines in ``proxy/classifier/candidates/``). It has judged one candidate
   by its totals, by a rule fixed before anything scored it (it passed there
-  and failed on the bench; the README has the table), its errors unread.
+  and failed on the bench; proxy/classifier/HISTORY.md has it), its errors unread.
 - ``fresh13``: ``bench/data/guard_fresh13.jsonl`` (550 lines), written on
   2026-12-07 by two more writers who read no project file, one in Mexico,
   Brazil, Colombia, Argentina, Peru, the Caribbean, Spain and Portugal, the
@@ -63,7 +63,7 @@ The sets (``--set``):
   37 lines of ordinary text, 77 contrasts, 207 attacks, 57
   professional-advice requests; 50 of their 600 lines were dropped by the
   same filter (also against the candidate lines written beside it). It was
-  committed unscored, to judge the candidate the README names.
+  committed unscored, to judge the candidate proxy/classifier/HISTORY.md names.
 
 ``fresh9`` and ``fresh10`` were kept apart to judge the classifier that
 trained on the nine sets written before them (``fresh`` to ``fresh8`` and
@@ -188,7 +188,7 @@ def targets(harmful: list[Example], decisions: list[str], *, professional: list[
 #: The ``safety_prompt.skip_below`` values ``eval-guard`` reports, besides the policy's own. It reaches down to
 #: 0.001 so that a classifier surer of itself than the shipped one still has rows to be chosen from; so far
 #: no request of the held-out quarter scores under 0.003 with either the shipped classifier or the
-#: named-entity candidate (the README's tables).
+#: named-entity candidate (proxy/classifier/HISTORY.md).
 SKIP_BELOW_GRID = (0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
 
 

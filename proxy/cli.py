@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train-classifier", help="train the default classifier (encoder adapter, then heads) on the project's labelled set")
     train.add_argument("--out", help="folder for adapter.npz, head.npz and head_report.json, made if missing (default: the installed proxy/classifier)")
     train.add_argument("--keep-adapter", action="store_true", help="refit only the heads, on the adapter already in --out (a minute or two, not 45)")
-    train.add_argument("--anchor", type=float, default=0.0, help="weight of the loss that keeps the tuned features near the plain encoder's (default 0, as shipped; the README's history tries 2 and 4)")
+    train.add_argument("--anchor", type=float, default=0.0, help="weight of the loss that keeps the tuned features near the plain encoder's (default 0, as shipped; proxy/classifier/HISTORY.md tries 2 and 4)")
     train.add_argument("--extra", action="append", default=[], metavar="FILE", help="a JSONL file of more labelled lines, in data/'s format; each joins its scenario's file (repeatable)")
     train.add_argument("--c", type=float, help="inverse regularisation strength of the scenario head, a logistic regression (default: SCENARIO_C in proxy/classifier/train.py)")
     train.set_defaults(run=_train)

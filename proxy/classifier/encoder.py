@@ -27,8 +27,8 @@ phrase, then the instruction and the phrase again) to 5.5 (the phrase). And
 each text gets its own ``MAX_TOKENS``: read as one, a long prompt pushed the
 image's words past the limit and out of the combined input. The price is
 attention across the two texts. The held-out quarter did not see it, but
-the sets written apart did: fewer attacks blocked (the README's fresh-set
-table). On the held-out quarter (combined input, at 0.5; precision / recall / FPR): read as
+the sets written apart did: fewer attacks blocked (proxy/classifier/HISTORY.md,
+"Before the retrain"). On the held-out quarter (combined input, at 0.5; precision / recall / FPR): read as
 one text .952 / .932 / .028; pooled, with only the heads refitted, .967 /
 .922 / .019 at the midpoint and .966 / .917 / .019 in proportion to tokens;
 pooled at the midpoint with the adapter retrained for it too, .960 / .949 /

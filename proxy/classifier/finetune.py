@@ -58,7 +58,7 @@ class Settings:
     #: at 0.3 (its neighbours are less alike), look-alikes blocked on seven sets written apart fell from
     #: 5.8-9.2% to 2.9-7.8%, and XSTest's contrasts flagged rose; but attacks blocked moved -2.9 to +2.1
     #: points, the held-out quarter's fell from 91.8% to 89.6%, and the bench's over-refusal rose from 4.7%
-    #: to 5.3%, over its 5% target, so it is not shipped yet (README, "An anchored adapter").
+    #: to 5.3%, over its 5% target, so it is not shipped yet (proxy/classifier/HISTORY.md, "An anchored adapter").
     anchor: float = 0.0
     epochs: float = 3.0
     learning_rate: float = 1e-3
