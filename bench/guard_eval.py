@@ -232,6 +232,23 @@ class Evaluation:
     spared: list[Spared] = field(default_factory=list)
 
 
+def parse_forms(spec: str) -> tuple[str, ...]:
+    """The forms ``--forms`` names: ``all``, ``none`` or a comma-separated list; plain TYPO is always read.
+
+    Plain TYPO carries the targets and the ``skip_below`` table, so it cannot
+    be left out; the harder forms hardly move a classifier's figures (the
+    README's per-form rows), and reading none is the quick way to compare
+    policies or classifiers.
+    """
+    if spec == "all":
+        return tuple(FORMS)
+    names = [] if spec == "none" else [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FORMS]
+    if unknown or not names and spec != "none":
+        raise ValueError(f"--forms {spec!r}: {', '.join(unknown) or 'no form named'}; choose all, none, or from {', '.join(f for f in FORMS if f != 'plain')}")
+    return ("plain", *(n for n in FORMS if n in names and n != "plain"))
+
+
 def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS), examples: str = "held-out") -> Evaluation:
     chosen = load_set(examples)
     harmful = [e for e in chosen if e.label == "harmful" and e.scenario != "ordinary" and not by_id(e.scenario).professional]

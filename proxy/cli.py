@@ -208,11 +208,11 @@ def _perf_guard(args: argparse.Namespace) -> int:
 
 
 def _eval_guard(args: argparse.Namespace) -> int:
-    from bench.guard_eval import evaluate, print_spared, print_tallies, print_targets
+    from bench.guard_eval import evaluate, parse_forms, print_spared, print_tallies, print_targets
 
     try:
-        result = evaluate(args.policy, examples=args.set)
-    except (OSError, ValueError) as err:  # a missing set file, a line not in the labelled set's format
+        result = evaluate(args.policy, forms=parse_forms(args.forms), examples=args.set)
+    except (OSError, ValueError) as err:  # a missing set file, a line not in the labelled set's format, an unknown form
         print(f"mmguard eval-guard: {err}", file=sys.stderr)
         return 2
     print_tallies(result.tallies, examples=args.set, policy=args.policy)
@@ -320,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     eval_guard = sub.add_parser("eval-guard", help="the guard's detection rates on rendered examples it never trained on, per typography form")
     eval_guard.add_argument("--policy", default="default", help="bundled policy name or YAML file")
+    eval_guard.add_argument("--forms", default="all", help="harder typography forms to read besides plain TYPO, comma-separated: all (default), none, or names from color, low_contrast, rotated, small_font, noisy_jpeg, split_images, figstep; none is about eight times faster")
     eval_guard.add_argument("--set", default="held-out", help=f"held-out (the labelled set's held-out quarter), {', '.join(guard_sets())} (written apart, never trained on), or a JSONL file")
     eval_guard.set_defaults(run=_eval_guard)
     return parser

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from bench.guard_eval import SKIP_BELOW_GRID, evaluate, load_set, print_spared, print_tallies, print_targets, spared, targets
+from bench.guard_eval import SKIP_BELOW_GRID, evaluate, load_set, parse_forms, print_spared, print_tallies, print_targets, spared, targets
+from bench.typography import FORMS
 from bench.guard_sets import written_order, guard_sets
 from proxy.classifier.dataset import Example, load_examples
 from proxy.guard import Finding, GuardOutcome
@@ -131,6 +132,7 @@ def test_the_targets_count_attacks_and_contrasts_apart_and_meet_at_the_boundary(
     [
         (["eval-guard", "--set"], "set.jsonl", "set.jsonl:1: bad example"),
         (["eval-guard", "--set"], "absent.jsonl", "neither a set"),
+        (["eval-guard", "--forms", "rotated,sideways", "--set"], "absent.jsonl", "--forms 'rotated,sideways': sideways; choose all, none, or from color,"),
         (["judge", "--eval"], "completions.csv", "completions.csv:2: expected XSTest's columns"),
     ],
 )
@@ -140,3 +142,12 @@ def test_a_bad_set_file_is_a_one_line_error_not_a_traceback(tmp_path, args, name
     result = mmguard(*args, str(tmp_path / name))
     assert result.returncode == 2
     assert fragment in result.stderr and "Traceback" not in result.stderr
+
+
+def test_forms_are_all_none_or_named_and_plain_typo_is_always_read() -> None:
+    assert parse_forms("all") == tuple(FORMS)
+    assert parse_forms("none") == ("plain",)
+    assert parse_forms("split_images, rotated") == ("plain", "rotated", "split_images")  # FORMS' order
+    for bad in ("", ",", "sideways"):
+        with pytest.raises(ValueError, match="choose all, none, or from"):
+            parse_forms(bad)
