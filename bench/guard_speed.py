@@ -107,8 +107,18 @@ def _size(request: ChatRequest) -> str:
     return f"{image.width}x{image.height}"
 
 
+def pinned() -> str:
+    """Which CPU ``measure`` pinned: the first the process may use, so ``taskset -c K`` chooses it.
+
+    Named in the output because the first CPU may be the one a training run
+    or a server is busy on, which doubled every figure once.
+    """
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return f"pid {os.getpid()} pinned to CPU {cpus[0]}" if len(cpus) == 1 else f"pid {os.getpid()}, CPUs {cpus or 'any'}"
+
+
 def print_rows(rows: list[Row], out: TextIO = sys.stdout) -> None:
-    out.write(f"guard cost per request, one core (pid {os.getpid()} pinned), distinct images\n")
+    out.write(f"guard cost per request, one core ({pinned()}), distinct images\n")
     out.write(this_cpu() + "\n")
     out.write(f"{'':<42}{'p50 ms':>9}{'p95 ms':>9}{'n':>7}\n")
     for row in rows:

@@ -215,3 +215,13 @@ def test_line_breaks_do_not_count_towards_the_size_limit() -> None:
 def test_bad_data_urls_say_what_is_wrong(url: str, says: str) -> None:
     with pytest.raises(ImageError, match=says):
         decode_data_url(url, 100)
+
+
+def test_perf_guard_names_the_cpu_it_pinned_so_taskset_can_move_it():
+    """Pinned to one CPU it names it; run in a child so the test process keeps all its CPUs."""
+    import subprocess
+    import sys
+
+    code = "import os; os.sched_setaffinity(0, {0}); from bench.guard_speed import pinned; print(pinned())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("pinned to CPU 0")
