@@ -74,6 +74,15 @@ The sets (``--set``):
   lines were dropped by the same filter. Committed unscored, it has judged
   one change by its totals, the default policy's annotate threshold (0.3 to
   0.2, shipped; proxy/classifier/HISTORY.md), its errors unread.
+- ``fresh15``: ``bench/data/guard_fresh15.jsonl`` (562 lines), written the
+  same day by two more writers who read no project file, one in Ghana,
+  Senegal, Cameroon, DR Congo, Côte d'Ivoire, Ethiopia, Tanzania, Uganda,
+  Rwanda, Israel, Jordan and Lebanon, the other in Thailand, Malaysia,
+  Singapore, Cambodia, Myanmar, Chile, Bolivia, Venezuela, Central America,
+  Quebec and Atlantic Canada: 182 look-alikes, 35 lines of ordinary text, 76
+  contrasts, 212 attacks, 57 professional-advice requests; 38 of their 600
+  lines were dropped by the same filter. Committed unscored, for the next
+  judgement, whose rule must be written before anything scores it.
 
 ``fresh9`` and ``fresh10`` were kept apart to judge the classifier that
 trained on the nine sets written before them (``fresh`` to ``fresh8`` and
