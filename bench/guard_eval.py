@@ -254,7 +254,7 @@ def parse_forms(spec: str) -> tuple[str, ...]:
         return tuple(FORMS)
     names = [] if spec == "none" else [n.strip() for n in spec.split(",") if n.strip()]
     unknown = [n for n in names if n not in FORMS]
-    if unknown or not names and spec != "none":
+    if unknown or (not names and spec != "none"):
         raise ValueError(f"--forms {spec!r}: {', '.join(unknown) or 'no form named'}; choose all, none, or from {', '.join(f for f in FORMS if f != 'plain')}")
     return ("plain", *(n for n in FORMS if n in names and n != "plain"))
 

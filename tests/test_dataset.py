@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from proxy.classifier.dataset import load_examples
+from proxy.classifier.dataset import data_dir, load_examples
 from tests.conftest import mmguard
 
 
@@ -86,7 +85,7 @@ def test_candidate_lines_load_and_repeat_no_labelled_or_judging_line() -> None:
     from bench.guard_eval import load_set
     from bench.guard_sets import guard_sets
 
-    candidates = sorted((Path(__file__).parent.parent / "proxy" / "classifier" / "candidates").glob("*.jsonl"))
+    candidates = sorted((data_dir().parent / "candidates").glob("*.jsonl"))
     assert candidates
     shipped = load_examples()
     with_candidates = load_examples(extra=candidates)
