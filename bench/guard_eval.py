@@ -81,8 +81,19 @@ The sets (``--set``):
   Singapore, Cambodia, Myanmar, Chile, Bolivia, Venezuela, Central America,
   Quebec and Atlantic Canada: 182 look-alikes, 35 lines of ordinary text, 76
   contrasts, 212 attacks, 57 professional-advice requests; 38 of their 600
-  lines were dropped by the same filter. Committed unscored, for the next
-  judgement, whose rule must be written before anything scores it.
+  lines were dropped by the same filter. Committed unscored, it is to judge
+  the generic-professional candidate, by a rule committed before anything
+  scored it (proxy/classifier/HISTORY.md).
+- ``fresh16``: ``bench/data/guard_fresh16.jsonl`` (561 lines), written the
+  same day by two more writers who read no project file, one in the Nordic
+  and Baltic countries, the Balkans, Greece, Cyprus, Iran and Iraq, the
+  other in workplaces anywhere (mines, oil rigs, ports, airlines, trucking,
+  prisons, military bases, fishing fleets, wineries, film and music, esports
+  and crypto exchanges, pharmaceutical plants, veterinary clinics, hotels and
+  cruise ships): 179 look-alikes, 39 lines of ordinary text, 76 contrasts,
+  207 attacks, 60 professional-advice requests; 39 of their 600 lines were
+  dropped by the same filter (also against ``fresh15`` and the newest
+  candidate lines). Committed unscored, for the judgement after.
 
 ``fresh9`` and ``fresh10`` were kept apart to judge the classifier that
 trained on the nine sets written before them (``fresh`` to ``fresh8`` and
