@@ -86,7 +86,8 @@ def test_candidate_lines_load_and_repeat_no_labelled_or_judging_line() -> None:
     from bench.guard_sets import guard_sets
 
     candidates = sorted((data_dir().parent / "candidates").glob("*.jsonl"))
-    assert candidates
+    if not candidates:
+        pytest.skip("no candidate lines wait in proxy/classifier/candidates/: the last ones shipped into data/")
     shipped = load_examples()
     with_candidates = load_examples(extra=candidates)
     added = {e.text.lower() for e in with_candidates} - {e.text.lower() for e in shipped}
