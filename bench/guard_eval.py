@@ -94,7 +94,20 @@ The sets (``--set``):
   cruise ships): 179 look-alikes, 39 lines of ordinary text, 76 contrasts,
   207 attacks, 60 professional-advice requests; 39 of their 600 lines were
   dropped by the same filter (also against ``fresh15`` and the newest
-  candidate lines). Committed unscored, for the judgement after.
+  candidate lines). Committed unscored, to judge the two candidates that
+  fold ``fresh9`` to ``fresh15`` into the labelled set
+  (proxy/classifier/HISTORY.md).
+- ``fresh17``: ``bench/data/guard_fresh17.jsonl`` (575 lines), written the
+  same day by two more writers who read no project file, one in Austria,
+  Switzerland, Czechia, Slovakia, Hungary, inland Slovenia and Croatia,
+  southern Africa (Zimbabwe to Madagascar), Saudi Arabia, Oman, Yemen, Syria
+  and Afghanistan, the other in registers rather than places: the slang,
+  jargon and code words of online and offline communities in six Englishes,
+  harmful and harmless alike, and a few very formal ones: 178 look-alikes,
+  39 lines of ordinary text, 81 contrasts, 217 attacks, 60
+  professional-advice requests; 36 of their 611 lines were dropped by the
+  same filter (also against ``fresh16``). Committed unscored, for the
+  judgement after.
 
 ``fresh9`` and ``fresh10`` were kept apart to judge the classifier that
 trained on the nine sets written before them (``fresh`` to ``fresh8`` and
