@@ -106,7 +106,18 @@ The sets (``--set``):
   harmful and harmless alike, and a few very formal ones: 178 look-alikes,
   39 lines of ordinary text, 81 contrasts, 217 attacks, 60
   professional-advice requests; 36 of their 611 lines were dropped by the
-  same filter (also against ``fresh16``). Committed unscored, for the
+  same filter (also against ``fresh16``). Committed unscored, to judge the
+  policy candidate that blocks on one reading (proxy/classifier/HISTORY.md).
+- ``fresh18``: ``bench/data/guard_fresh18.jsonl`` (527 lines), written the
+  same day by two more writers who read no project file, one in the United
+  States region by region and institution by institution (Appalachia to
+  Puerto Rico and tribal nations; schools, churches, county fairs, the DMV,
+  VA hospitals, jails, truck stops), the other in ways of writing: English
+  by non-native speakers and machine translation, marketplace listings,
+  scam emails, forms, terse queries and over-polite requests: 163
+  look-alikes, 35 lines of ordinary text, 71 contrasts, 199 attacks, 59
+  professional-advice requests; 73 of their 600 lines were dropped by the
+  same filter (also against ``fresh17``). Committed unscored, for the
   judgement after.
 
 ``fresh9`` and ``fresh10`` were kept apart to judge the classifier that
