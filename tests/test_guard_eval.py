@@ -24,13 +24,6 @@ def test_the_bundled_sets_load() -> None:
     sets = {name: load_set(name) for name in guard_sets()}
     assert load_set("held-out") and all(sets.values())
     assert all({e.label for e in s} == {"harmful", "benign"} for s in sets.values())
-    assert {e.style for e in sets["fresh9"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "safe_target"}
-    assert {e.style for e in sets["fresh10"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "definition"}
-    assert {e.style for e in sets["fresh11"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "history"}
-    assert {e.style for e in sets["fresh12"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "fiction"}
-    assert {e.style for e in sets["fresh13"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "homonym"}
-    assert {e.style for e in sets["fresh14"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "figurative"}
-    assert {e.style for e in sets["fresh15"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "safe_target"}
     assert {e.style for e in sets["fresh16"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "history"}
     assert {e.style for e in sets["fresh17"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "definition"}
     assert {e.style for e in sets["fresh18"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "fiction"}
@@ -43,12 +36,12 @@ def test_the_bundled_sets_load() -> None:
 
 def test_sets_are_named_by_their_files_in_the_order_written() -> None:
     names = list(guard_sets())
-    assert names == ["fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17", "fresh18"]
+    assert names == ["fresh16", "fresh17", "fresh18"]
     assert written_order("fresh10") > written_order("fresh9") > written_order("fresh")
 
 
 def test_an_unknown_set_names_the_sets_there_are() -> None:
-    with pytest.raises(FileNotFoundError, match=r"fresh4: neither a set \(held-out, fresh9, fresh10, fresh11, fresh12, fresh13, fresh14, fresh15, fresh16, fresh17, fresh18\) nor a file"):
+    with pytest.raises(FileNotFoundError, match=r"fresh4: neither a set \(held-out, fresh16, fresh17, fresh18\) nor a file"):
         load_set("fresh4")
 
 
