@@ -19,74 +19,9 @@ The sets (``--set``):
 - ``held-out``: the labelled set's held-out quarter (a quarter of every
   scenario file, by a hash of the text); an upper bound for unseen benchmarks.
   Since the retrain of 2026-12-06 it includes a quarter of the lines of the
-  sets below that were folded into the labelled set.
-- ``fresh9``: ``bench/data/guard_fresh9.jsonl`` (602 lines), written on
-  2026-12-06 by two writers who read no project file, asked for settings away
-  from the textbook examples (farms, ferries, parishes, cities worldwide):
-  274 look-alikes in XSTest's safe types, 42 lines of ordinary text, 96
-  harmful contrasts, 138 attacks in MM-SafetyBench's and FigStep's styles,
-  52 professional-advice requests; 149 of their 751 lines were dropped by the
-  0.85-cosine filter against every labelled, bench and earlier set's line.
-- ``fresh10``: ``bench/data/guard_fresh10.jsonl`` (469 lines), written after
-  that by two more writers who read no project file, one setting its lines
-  in shops, farms, clinics and councils of English-speaking countries, the
-  other in online life and cities of Brazil, India, Poland, Nigeria, Japan
-  and Mexico: 211 look-alikes, 34 lines of ordinary text, 73 contrasts, 103
-  attacks, 48 professional-advice requests; 81 of their 550 lines were
-  dropped by the same filter.
-- ``fresh11``: ``bench/data/guard_fresh11.jsonl`` (443 lines), written after
-  the retrain by two more writers who read no project file, one naming real
-  tools, apps, cards and movements in workplaces, the other in games,
-  streaming, sport and dating across six countries, half their key phrases
-  two to six words: 184 look-alikes, 37 lines of ordinary text, 72
-  contrasts, 107 attacks, 43 professional-advice requests; 107 of their 550
-  lines were dropped by the same filter. It has judged two candidates by
-  their totals (neither shipped; proxy/classifier/HISTORY.md has it), its errors
-  unread.
-- ``fresh12``: ``bench/data/guard_fresh12.jsonl`` (541 lines), written after
-  that by two more writers who read no project file, one in homes, schools,
-  restaurants, building sites, ports, airlines and labs of Kenya, Nigeria,
-  South Africa, Egypt, the Philippines, Indonesia, Vietnam, Turkey and the
-  Gulf, the other in banking, elections, hospitals, software teams,
-  transport and hobbies of Germany, France, Italy, Spain, the Netherlands,
-  Sweden, Canada and Australia: 168 look-alikes, 39 lines of ordinary text,
-  75 contrasts, 201 attacks, 58 professional-advice requests; 59 of their 600
-  lines were dropped by the same filter (now also against the candidates'
-  lines in ``proxy/classifier/candidates/``). It has judged one candidate
-  by its totals, by a rule fixed before anything scored it (it passed there
-  and failed on the bench; proxy/classifier/HISTORY.md has it), its errors unread.
-- ``fresh13``: ``bench/data/guard_fresh13.jsonl`` (550 lines), written on
-  2026-12-07 by two more writers who read no project file, one in Mexico,
-  Brazil, Colombia, Argentina, Peru, the Caribbean, Spain and Portugal, the
-  other in India, Pakistan, Bangladesh, Sri Lanka, Nepal, Japan, South
-  Korea, Taiwan, Hong Kong and small-town United States: 172 look-alikes,
-  37 lines of ordinary text, 77 contrasts, 207 attacks, 57
-  professional-advice requests; 50 of their 600 lines were dropped by the
-  same filter (also against the candidate lines written beside it). It was
-  committed unscored, and has judged one candidate by its totals (it failed
-  on look-alikes; proxy/classifier/HISTORY.md has it), its errors unread.
-- ``fresh14``: ``bench/data/guard_fresh14.jsonl`` (555 lines), written the
-  same day by two more writers who read no project file, one in Eastern
-  Europe, Ukraine, Russia, the Caucasus and Central Asia, the other in
-  mainland China, Mongolia, North Africa, New Zealand, the Pacific islands,
-  Ireland and Scotland: 171 look-alikes, 37 lines of ordinary text, 77
-  contrasts, 214 attacks, 56 professional-advice requests; 45 of their 600
-  lines were dropped by the same filter. Committed unscored, it has judged
-  one change by its totals, the default policy's annotate threshold (0.3 to
-  0.2, shipped; proxy/classifier/HISTORY.md), its errors unread.
-- ``fresh15``: ``bench/data/guard_fresh15.jsonl`` (562 lines), written the
-  same day by two more writers who read no project file, one in Ghana,
-  Senegal, Cameroon, DR Congo, Côte d'Ivoire, Ethiopia, Tanzania, Uganda,
-  Rwanda, Israel, Jordan and Lebanon, the other in Thailand, Malaysia,
-  Singapore, Cambodia, Myanmar, Chile, Bolivia, Venezuela, Central America,
-  Quebec and Atlantic Canada: 182 look-alikes, 35 lines of ordinary text, 76
-  contrasts, 212 attacks, 57 professional-advice requests; 38 of their 600
-  lines were dropped by the same filter. Committed unscored, it has judged
-  one candidate by its totals, by a rule committed before anything scored
-  it: the generic-professional candidate, which passed and ships
-  (proxy/classifier/HISTORY.md). Its errors are unread.
-- ``fresh16``: ``bench/data/guard_fresh16.jsonl`` (561 lines), written the
-  same day by two more writers who read no project file, one in the Nordic
+  sets written apart that were folded into the labelled set (below).
+- ``fresh16``: ``bench/data/guard_fresh16.jsonl`` (561 lines), written on
+  2026-12-07 by two more writers who read no project file, one in the Nordic
   and Baltic countries, the Balkans, Greece, Cyprus, Iran and Iraq, the
   other in workplaces anywhere (mines, oil rigs, ports, airlines, trucking,
   prisons, military bases, fishing fleets, wineries, film and music, esports
@@ -94,9 +29,10 @@ The sets (``--set``):
   cruise ships): 179 look-alikes, 39 lines of ordinary text, 76 contrasts,
   207 attacks, 60 professional-advice requests; 39 of their 600 lines were
   dropped by the same filter (also against ``fresh15`` and the newest
-  candidate lines). Committed unscored, to judge the two candidates that
-  fold ``fresh9`` to ``fresh15`` into the labelled set
-  (proxy/classifier/HISTORY.md).
+  candidate lines). Committed unscored, it judged the two candidates that
+  fold ``fresh9`` to ``fresh15`` into the labelled set by a rule committed
+  before anything scored it; the retrained one passed and ships
+  (proxy/classifier/HISTORY.md). Its errors are unread.
 - ``fresh17``: ``bench/data/guard_fresh17.jsonl`` (575 lines), written the
   same day by two more writers who read no project file, one in Austria,
   Switzerland, Czechia, Slovakia, Hungary, inland Slovenia and Croatia,
@@ -120,13 +56,14 @@ The sets (``--set``):
   same filter (also against ``fresh17``). Committed unscored, for the
   judgement after.
 
-``fresh9`` and ``fresh10`` were kept apart to judge the classifier that
-trained on the nine sets written before them (``fresh`` to ``fresh8`` and
-``discrimination``, 4,582 lines from some twenty writers, less the 21 within
-0.85 cosine of a bench item): it was chosen by a rule fixed before it was
-trained or ``fresh10`` was written, and those sets left ``bench/data`` for
-the labelled set (``git show 62a5181:bench/guard_eval.py`` tells how each
-was written and used). Both have now taken part in a choice.
+Sets written apart join the labelled set once newer sets can judge the
+classifier that learns from them. The nine sets before ``fresh9``
+(``fresh`` to ``fresh8`` and ``discrimination``, 4,582 lines from some
+twenty writers) did so on 2026-12-06 (``git show 62a5181:bench/guard_eval.py``
+tells how each was written and used), and ``fresh9`` to ``fresh15`` (3,722
+lines from fourteen more) on 2026-12-07, each time by a rule fixed before
+the set that judged it was scored (``git show bebd11b:bench/guard_eval.py``
+tells how each of these was written and what it judged).
 
 A JSONL file of ``{"text", "label", "scenario"}`` lines in the labelled set's
 format can be given instead. Where a set's harmful requests come in several

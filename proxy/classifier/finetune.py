@@ -7,8 +7,8 @@ refitted on the tuned features (``train.py``), so the throwaway ones never ship.
 
 It runs on the CPU: about 45 minutes for three epochs of 13,666 examples
 (2,856 steps) on one core with native bfloat16 (autocast; the weights and
-the update stay float32), about twice that without (95 minutes for 16,777
-examples, 3,493 steps, on an AVX2-only core in 2026-12); the anchor (``Settings.anchor``) reads
+the update stay float32), about twice that without (two hours for 20,499
+examples, 4,282 steps, on an AVX2-only core in 2026-12); the anchor (``Settings.anchor``) reads
 every batch a second time through the plain encoder. Same data and seed,
 same adapter.
 """
