@@ -8,9 +8,9 @@ refitted on the tuned features (``train.py``), so the throwaway ones never ship.
 It runs on the CPU: about 45 minutes for three epochs of 13,666 examples
 (2,856 steps) on one core with native bfloat16 (autocast; the weights and
 the update stay float32), about twice that without (two hours for 20,499
-examples, 4,282 steps, on an AVX2-only core in 2026-12); the anchor (``Settings.anchor``) reads
-every batch a second time through the plain encoder. Same data and seed,
-same adapter.
+examples, 4,282 steps, on an AVX2-only core in 2026-12); the anchor
+(``Settings.anchor``) reads every batch a second time through the plain
+encoder. Same data and seed, same adapter.
 """
 
 from __future__ import annotations
