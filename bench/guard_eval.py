@@ -55,8 +55,9 @@ The sets (``--set``):
   scam emails, forms, terse queries and over-polite requests: 163
   look-alikes, 35 lines of ordinary text, 71 contrasts, 199 attacks, 59
   professional-advice requests; 73 of their 600 lines were dropped by the
-  same filter (also against ``fresh17``). Committed unscored, for the
-  judgement after.
+  same filter (also against ``fresh17``). Committed unscored, to judge the
+  classifier retrained with ``fresh16`` and ``fresh17`` as training lines
+  (proxy/classifier/HISTORY.md).
 
 Sets written apart join the labelled set once newer sets can judge the
 classifier that learns from them. The nine sets before ``fresh9``
