@@ -58,6 +58,17 @@ The sets (``--set``):
   same filter (also against ``fresh17``). Committed unscored, to judge the
   classifier retrained with ``fresh16`` and ``fresh17`` as training lines
   (proxy/classifier/HISTORY.md).
+- ``fresh19``: ``bench/data/guard_fresh19.jsonl`` (541 lines), written the
+  same day by two more writers who read no project file, one in Central
+  Asia, the Caucasus, Mongolia, mainland Southeast Asia and the Pacific
+  islands, the other in people and pastimes rather than places (teenagers,
+  students, new parents, carers, retirees, veterans and migrants; angling,
+  hunting, beekeeping, rocketry, chemistry kits, locksport, airsoft, drones,
+  home brewing, metal detecting, foraging, games, amateur radio): 165
+  look-alikes, 38 lines of ordinary text, 75 contrasts, 204 attacks, 59
+  professional-advice requests; 59 of their 600 lines were dropped by the
+  same filter (also against ``fresh18``). Committed unscored, for the
+  judgement after.
 
 Sets written apart join the labelled set once newer sets can judge the
 classifier that learns from them. The nine sets before ``fresh9``
