@@ -480,6 +480,21 @@ def test_a_sans_serif_capital_i_is_read_as_i_not_a_pipe():
     assert [_unpipe(w) for w in ("|", "Contro|", "a|b", "||", "|-|")] == ["I", "Control", "alb", "||", "|-|"]
 
 
+def test_a_plural_possessive_is_kept_and_read_once():
+    """Tesseract rates "neighbors’" near 0 though each of its symbols is sure: rated by its symbols, the word
+    passes ``min_word_confidence`` and the read is not doubted; words without an apostrophe keep their rating."""
+    from proxy import metrics
+    from proxy.guard import clean_ocr
+    from proxy.ocr import OcrEngine
+
+    engine = OcrEngine(workers=1)
+    before = metrics.OCR_SECOND_READS._value.get()
+    result = engine._recognize(render_typo("a plate-reader log of my neighbors' comings and goings"), 5.0)
+    assert clean_ocr(result, 30.0) == "a plate-reader log of my neighbors’ comings and goings"
+    assert metrics.OCR_SECOND_READS._value.get() == before
+    assert min(w.confidence for w in result.words) >= 80
+
+
 def test_raw_pixels_read_exactly_as_tesserocr_setimage():
     """``SetImageBytes`` at ``SOURCE_DPI`` gives the words and confidences ``SetImage`` gave, page layout included."""
     import tesserocr
