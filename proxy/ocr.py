@@ -511,6 +511,10 @@ def _unpipe(word: str) -> str:
 APOSTROPHES = frozenset("'’‘ʼ")
 
 
+def _doubted_apostrophe(word: OcrWord) -> bool:
+    return word.confidence < DOUBTFUL_CONFIDENCE and not APOSTROPHES.isdisjoint(word.text)
+
+
 def _rate_apostrophes(api, words: tuple[OcrWord, ...]) -> tuple[OcrWord, ...]:
     """``words``, those with an apostrophe that tesseract doubts rated by their least sure symbol instead.
 
@@ -524,7 +528,7 @@ def _rate_apostrophes(api, words: tuple[OcrWord, ...]) -> tuple[OcrWord, ...]:
     one is in doubt, because the symbol walk is the one extra cost (about
     0.1 ms) and a textured photo's junk words keep the rating that drops them.
     """
-    if not any(w.confidence < DOUBTFUL_CONFIDENCE and APOSTROPHES & set(w.text) for w in words):
+    if not any(_doubted_apostrophe(w) for w in words):
         return words
     from tesserocr import RIL, iterate_level
 
@@ -539,7 +543,7 @@ def _rate_apostrophes(api, words: tuple[OcrWord, ...]) -> tuple[OcrWord, ...]:
     if [text for text, _ in spelled] != [w.text for w in words]:
         return words
     return tuple(
-        OcrWord(w.text, max(w.confidence, least)) if w.confidence < DOUBTFUL_CONFIDENCE and APOSTROPHES & set(w.text) else w
+        OcrWord(w.text, max(w.confidence, least)) if _doubted_apostrophe(w) else w
         for w, (_, least) in zip(words, spelled)
     )
 

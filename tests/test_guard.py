@@ -482,7 +482,8 @@ def test_a_sans_serif_capital_i_is_read_as_i_not_a_pipe():
 
 def test_a_plural_possessive_is_kept_and_read_once():
     """Tesseract rates "neighbors’" near 0 though each of its symbols is sure: rated by its symbols, the word
-    passes ``min_word_confidence`` and the read is not doubted; words without an apostrophe keep their rating."""
+    passes ``min_word_confidence`` and the read is not doubted. (That other words keep tesseract's rating is
+    ``test_raw_pixels_read_exactly_as_tesserocr_setimage``'s check.)"""
     from proxy import metrics
     from proxy.guard import clean_ocr
     from proxy.ocr import OcrEngine
