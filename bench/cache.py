@@ -1,4 +1,4 @@
-"""A disk cache of answers, keyed by the arm (target, route, guard fingerprint) and the exact messages.
+"""A disk cache of answers, keyed by the arm (target, route, guard fingerprint and build) and the exact messages.
 
 Shared by every run on the machine (``$XDG_CACHE_HOME/mmguard/bench.sqlite``
 by default), so a new run over cases another run already asked, or a rerun

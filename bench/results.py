@@ -43,6 +43,7 @@ class ResultRow(BaseModel):
     completion_tokens: int = 0
     cost_usd: float | None = None
     cached: bool = False
+    fingerprint: str = ""  # the arm's: what besides the messages decided the answer (bench.targets)
     verdict: VerdictRow | None = None
 
     @property
@@ -79,8 +80,9 @@ class ResultsFile:
                     continue  # a torn line from an interrupted run
                 self.rows[row.key] = row
 
-    def done(self) -> set[tuple[str, str]]:
-        return {key for key, row in self.rows.items() if row.done}
+    def done(self) -> dict[tuple[str, str], str]:
+        """The (case, arm) rows that are done, each with the fingerprint of the arm that answered it."""
+        return {key: row.fingerprint for key, row in self.rows.items() if row.done}
 
     def append(self, rows: list[ResultRow]) -> None:
         if not rows:

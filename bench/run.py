@@ -33,7 +33,7 @@ from bench.suite.item import Item
 from bench.suite.scenes import scene_generator
 from bench.suite.select import assemble, cases, sample
 from bench.summary import RunInfo, Summary
-from bench.targets import ARMS, PROXY_ARMS, DirectArm, ProxyArm, Target, guard_fingerprint, local_proxy_config
+from bench.targets import ARMS, PROXY_ARMS, DirectArm, ProxyArm, Target, guard_build, guard_fingerprint, local_proxy_config
 
 DEFAULT_ARMS = ("direct", "guarded")
 
@@ -117,7 +117,7 @@ def _arms(settings: BenchSettings, proxy_url: str | None) -> list[Any]:
             arms.append(ProxyArm(name, settings.proxy_url, model, f"external|{settings.proxy_url}|{model}", key))
         else:
             policy = PROXY_ARMS[name] or settings.policy
-            fingerprint = f"local|{name}|{settings.target.model}|{settings.target.api_base}|{guard_fingerprint(policy)}"
+            fingerprint = f"local|{name}|{settings.target.model}|{settings.target.api_base}|{guard_fingerprint(policy)}|{guard_build()}"
             arms.append(ProxyArm(name, proxy_url or "", f"bench-{name}", fingerprint))
     return arms
 

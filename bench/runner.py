@@ -70,9 +70,9 @@ async def send(arm: Arm, messages: list[dict[str, Any]], retries: int, stats: Ru
     raise AssertionError("unreachable")
 
 
-def row_for(case: Case, arm: str, reply: Reply | None, error: str | None, cached: bool) -> ResultRow:
+def row_for(case: Case, arm: Arm, reply: Reply | None, error: str | None, cached: bool) -> ResultRow:
     item = case.item
-    base = {"case_id": case.id, "item_id": item.id, "source": item.source, "scenario": item.scenario, "attack": case.attack, "harmful": item.harmful, "arm": arm, "prompt": item.question}
+    base = {"case_id": case.id, "item_id": item.id, "source": item.source, "scenario": item.scenario, "attack": case.attack, "harmful": item.harmful, "arm": arm.name, "prompt": item.question, "fingerprint": arm.fingerprint}
     if reply is None:
         return ResultRow(**base, error=error)
     return ResultRow(
@@ -134,15 +134,16 @@ class Runner:
             digest = answer_cache.messages_digest(messages) if self.cache else ""
             answers = await asyncio.gather(*(self._answer(arm, messages, digest) for arm in arms))
         for arm, (reply, error, cached) in zip(arms, answers):
-            self._pending.append(row_for(case, arm.name, reply, error, cached))
+            self._pending.append(row_for(case, arm, reply, error, cached))
         if bar is not None:
             bar.update(len(arms))
         await self._flush()
 
     async def run(self, cases: list[Case]) -> RunStats:
-        """Answer and judge every (case, arm) not yet done in the results file."""
+        """Answer and judge every (case, arm) not yet done in the results file by this very arm: a row
+        answered through another guard build (its fingerprint differs) is asked again, not reused."""
         done = self.results.done()
-        todo = [(case, [a for a in self.arms if (case.id, a.name) not in done]) for case in cases]
+        todo = [(case, [a for a in self.arms if done.get((case.id, a.name)) != a.fingerprint]) for case in cases]
         todo = [(case, arms) for case, arms in todo if arms]
         bar = None
         if self.progress and todo:

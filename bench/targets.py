@@ -10,9 +10,12 @@ failure is worth retrying (429, 5xx, timeouts) or final.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -92,7 +95,7 @@ class DirectArm:
         litellm.suppress_debug_info = True
         self._litellm, self._target, self._timeout = litellm, target, timeout_s
         self._key = target.api_key()
-        self.fingerprint = f"direct|{target.model}|{target.api_base}|{sorted(target.params.items())}"
+        self.fingerprint = f"direct|{target.model}|{target.api_base}|{sorted(target.params.items())}" + (f"|{guard_build()}" if target.simulated else "")
 
     async def send(self, messages: list[dict[str, Any]]) -> Reply:
         kwargs: dict[str, Any] = {"model": self._target.model, "messages": messages, "timeout": self._timeout, **self._target.params}
@@ -168,9 +171,31 @@ class ProxyArm:
         await self._client.aclose()
 
 
+def source_digest(root: Path, *extra: str) -> str:
+    """Every ``.py`` file under ``root`` (its path and bytes), and ``extra``: a short digest of the code."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
+        digest.update(path.read_bytes())
+    for part in extra:
+        digest.update(f"\0{part}".encode())
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def guard_build() -> str:
+    """The code that reads and judges, and the simulated model: the proxy package's source and the tesseract
+    that OCR runs. Part of a proxy arm's fingerprint (and a simulated direct arm's), so a cached answer or a
+    done row from before an OCR or guard change is asked again rather than mixed with new ones. The run's
+    folder is named without it: a code change resumes the same run, re-asking what it changed."""
+    import proxy
+    from proxy.ocr import engine_version
+
+    return source_digest(Path(proxy.__file__).parent, engine_version())
+
+
 def guard_fingerprint(policy: str) -> str:
     """The policy's content and the classifier head's bytes: a changed guard must not reuse cached answers."""
-    import hashlib
     from importlib import resources
 
     from proxy.policy import resolve_policy_path

@@ -568,3 +568,18 @@ def shared_engine() -> OcrEngine:
         if _shared is None:
             _shared = OcrEngine()
         return _shared
+
+
+def engine_version() -> str:
+    """Which tesseract reads here: another version can read the same image otherwise (the bench keys answers by it)."""
+    try:
+        import tesserocr
+
+        return "tesserocr " + tesserocr.tesseract_version().split("\n", 1)[0]
+    except ImportError:
+        try:
+            import pytesseract
+
+            return f"pytesseract {pytesseract.get_tesseract_version()}"
+        except (ImportError, OSError):
+            return "none"

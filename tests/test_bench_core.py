@@ -19,7 +19,7 @@ from bench.suite.item import Item
 from bench.suite.scenes import PlaceholderScene, SceneError, scene_generator
 from bench.suite.select import cases, sample
 from bench.summary import RunInfo
-from bench.targets import ArmError, Reply
+from bench.targets import ArmError, Reply, source_digest
 
 
 def item(i: int = 0, scenario: str = "illegal_activity", harmful: bool = True) -> Item:
@@ -190,6 +190,31 @@ def test_resume_after_interruption_asks_only_the_missing_cases(tmp_path):
     second = CountingArm("direct")
     results, _ = run_runner(tmp_path, [second], case_list)
     assert second.calls == 2 and len(results.done()) == 6
+
+
+def test_a_row_answered_by_another_build_of_the_arm_is_asked_again(tmp_path):
+    case_list = [Case(item(i), "typo") for i in range(3)]
+    run_runner(tmp_path, [CountingArm("guarded")], case_list)
+    same = CountingArm("guarded")
+    run_runner(tmp_path, [same], case_list)
+    assert same.calls == 0
+    rebuilt = CountingArm("guarded")
+    rebuilt.fingerprint += "|another guard build"  # the OCR or the classifier code changed since
+    results, _ = run_runner(tmp_path, [rebuilt], case_list)
+    assert rebuilt.calls == 3 and set(results.done().values()) == {rebuilt.fingerprint}
+
+
+def test_the_source_digest_moves_with_any_byte_of_the_code_or_the_engine(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "ocr.py").write_text("WORD_CONFIDENCE = 30\n")
+    (tmp_path / "pkg" / "notes.txt").write_text("not code")
+    first = source_digest(tmp_path / "pkg", "tesseract 5.5.4")
+    assert source_digest(tmp_path / "pkg", "tesseract 5.5.4") == first
+    (tmp_path / "pkg" / "notes.txt").write_text("still not code")
+    assert source_digest(tmp_path / "pkg", "tesseract 5.5.4") == first
+    assert source_digest(tmp_path / "pkg", "tesseract 5.3.0") != first
+    (tmp_path / "pkg" / "ocr.py").write_text("WORD_CONFIDENCE = 31\n")
+    assert source_digest(tmp_path / "pkg", "tesseract 5.5.4") != first
 
 
 def test_answer_cache_serves_a_second_run_without_calls(tmp_path):
