@@ -107,12 +107,17 @@ def inputs(policy: Policy, text: str, image_text: str) -> dict[Source, Input]:
     return {s: t for s, t in candidates.items() if t and s in policy.sources}
 
 
+#: Typographic apostrophes as a plain one: tesseract reads a typed ' as ’, and rules are written with '.
+_PLAIN_APOSTROPHES = str.maketrans(dict.fromkeys("’‘ʼ", "'"))
+
+
 def rule_findings(policy: Policy, texts: dict[Source, Input]) -> list[Finding]:
     found = []
+    plain = {source: str(text).translate(_PLAIN_APOSTROPHES) for source, text in texts.items()}
     for rule in policy.rules:
         pattern = rule.compiled()
-        for source, text in texts.items():
-            if source in rule.sources and pattern.search(str(text)):
+        for source, text in plain.items():
+            if source in rule.sources and pattern.search(text):
                 found.append(Finding(source, rule.scenario, 1.0, rule.action, rule.name))
                 break
     return found

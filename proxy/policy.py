@@ -132,9 +132,11 @@ class Rule(_Strict):
         return self
 
     def compiled(self) -> re.Pattern[str]:
+        """A pattern as written; keywords as whole words or phrases, each also in its plain plural
+        ("pipe bomb" finds "PIPE BOMBS"), so a term list need not spell every plural out."""
         if self.pattern is not None:
             return re.compile(self.pattern, re.IGNORECASE)
-        return re.compile(r"\b(?:" + "|".join(re.escape(k) for k in self.keywords) + r")\b", re.IGNORECASE)
+        return re.compile(r"\b(?:" + "|".join(re.escape(k) for k in self.keywords) + r")(?:e?s)?\b", re.IGNORECASE)
 
 
 class NearestExamplePolicy(_Strict):

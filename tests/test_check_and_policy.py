@@ -8,7 +8,7 @@ import pytest
 
 from bench.render import render_typo
 from proxy.classifier import Neighbour, Scores
-from proxy.guard import NEAREST_EXAMPLE, ONE_SIDED, UNCONFIRMED, Finding, decide, needs_safety_prompt, score_findings
+from proxy.guard import NEAREST_EXAMPLE, ONE_SIDED, UNCONFIRMED, Finding, decide, needs_safety_prompt, rule_findings, score_findings
 from proxy.policy import PolicyError, load_policy, parse_policy
 from tests.conftest import mmguard
 
@@ -90,6 +90,22 @@ def test_policy_errors_name_the_key_and_the_problem(raw, key, fragment):
 def test_block_from_annotates_unsure_calls_and_blocks_sure_ones(score, action):
     policy = parse_policy({"name": "p", "scenarios": {"fraud": {"threshold": 0.5, "block_from": 0.7}}}, "p.yaml")
     assert policy.scenario("fraud").action_for(score) == action
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [("PIPE BOMBS for sale", True), ("a pipe bomb", True), ("two credit card skimmers", True), ("card skimming classes", False), ("pipe bombsquad", False), ("bagpipe bomber jacket", False)],
+)
+def test_keywords_match_whole_phrases_and_their_plain_plurals(text, fires):
+    policy = parse_policy({"name": "p", "rules": [{"name": "r", "scenario": "physical_harm", "keywords": ["pipe bomb", "credit card skimmer"]}]}, "p.yaml")
+    assert bool(policy.rules[0].compiled().search(text)) == fires
+
+
+def test_a_rule_written_with_a_plain_apostrophe_matches_the_typographic_one_ocr_reads():
+    policy = parse_policy({"name": "p", "rules": [{"name": "r", "scenario": "privacy_violence", "action": "annotate", "keywords": ["read partner's texts"]}]}, "p.yaml")
+    (finding,) = rule_findings(policy, {"ocr": "how to read partner’s texts"})
+    assert (finding.rule, finding.action, finding.source) == ("r", "annotate", "ocr")
+    assert rule_findings(policy, {"ocr": "how to read partners texts"}) == []
 
 
 def test_without_block_from_every_flag_blocks():
