@@ -73,6 +73,18 @@ The sets (``--set``):
   heads refitted with the lines in ``proxy/classifier/candidates/`` by a
   rule committed before anything scored it; they failed and do not ship
   (proxy/classifier/HISTORY.md). Its errors are unread.
+- ``fresh20``: ``bench/data/guard_fresh20.jsonl`` (555 lines), written on
+  2026-12-07 by two more writers who read no project file, one in Iberia,
+  Italy, Greece, Turkey and North Africa (tourism, fishing, football, family
+  businesses, universities, public offices), the other in trades and
+  institutions rather than places (hospitals, courts and prisons, banks and
+  insurers, factories, shipping, newsrooms, charities, police and the
+  military, hotels, building sites, call centres): 172 look-alikes, 35 lines
+  of ordinary text, 78 contrasts, 212 attacks, 58 professional-advice
+  requests; 45 of their 600 lines were dropped by the same filter (also
+  against ``fresh19`` and the candidate lines). Committed unscored, to judge
+  the hazard-term rules of ``policies/candidates/hazard_terms.yaml``
+  (proxy/classifier/HISTORY.md).
 
 Sets written apart join the labelled set once newer sets can judge the
 classifier that learns from them. The nine sets before ``fresh9``
