@@ -208,16 +208,26 @@ def _perf_guard(args: argparse.Namespace) -> int:
 
 
 def _eval_guard(args: argparse.Namespace) -> int:
-    from bench.guard_eval import evaluate, parse_forms, print_spared, print_tallies, print_targets
+    from bench.guard_eval import evaluate, load_set, parse_forms, parse_sets, print_spared, print_summary, print_tallies, print_targets
 
     try:
-        result = evaluate(args.policy, forms=parse_forms(args.forms), examples=args.set)
+        forms, names = parse_forms(args.forms), parse_sets(args.set)
+        for name in names:  # every set is checked before the first is read: a typo in the last fails at once
+            load_set(name)
     except (OSError, ValueError) as err:  # a missing set file, a line not in the labelled set's format, an unknown form
         print(f"mmguard eval-guard: {err}", file=sys.stderr)
         return 2
-    print_tallies(result.tallies, examples=args.set, policy=args.policy)
-    print_targets(result.targets)
-    print_spared(result.spared)
+    results = {}
+    for name in names:
+        if results:
+            print()
+        results[name] = result = evaluate(args.policy, forms=forms, examples=name)
+        print_tallies(result.tallies, examples=name, policy=args.policy)
+        print_targets(result.targets)
+        print_spared(result.spared)
+        sys.stdout.flush()
+    if len(results) > 1:
+        print_summary(results)
     return 0
 
 
@@ -321,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_guard = sub.add_parser("eval-guard", help="the guard's detection rates on rendered examples it never trained on, per typography form")
     eval_guard.add_argument("--policy", default="default", help="bundled policy name or YAML file")
     eval_guard.add_argument("--forms", default="all", help="harder typography forms to read besides plain TYPO: all (default), none, or a comma-separated list of their names (an unknown name lists them); none is about five times faster")
-    eval_guard.add_argument("--set", default="held-out", help=f"held-out (the labelled set's held-out quarter), {', '.join(guard_sets())} (written apart, never trained on), or a JSONL file")
+    eval_guard.add_argument("--set", default="held-out", help=f"held-out (the labelled set's held-out quarter), {', '.join(guard_sets())} (written apart, never trained on), a JSONL file, several of these comma-separated, or all (held-out and every set); with several, a table of the targets on each comes last")
     eval_guard.set_defaults(run=_eval_guard)
     return parser
 
