@@ -171,10 +171,14 @@ class ProxyArm:
         await self._client.aclose()
 
 
+#: What under the proxy package decides an answer: its code, the classifier's weights, its built-in config.
+BUILD_FILES = (".py", ".npz", ".yaml")
+
+
 def source_digest(root: Path, *extra: str) -> str:
-    """Every ``.py`` file under ``root`` (its path and bytes), and ``extra``: a short digest of the code."""
+    """Every file of ``BUILD_FILES``' kinds under ``root`` (its path and bytes), and ``extra``: a short digest of the build."""
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(p for p in root.rglob("*") if p.suffix in BUILD_FILES and p.is_file()):
         digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
         digest.update(path.read_bytes())
     for part in extra:
@@ -184,8 +188,8 @@ def source_digest(root: Path, *extra: str) -> str:
 
 @functools.cache
 def guard_build() -> str:
-    """The code that reads and judges, and the simulated model: the proxy package's source and the tesseract
-    that OCR runs. Part of a proxy arm's fingerprint (and a simulated direct arm's), so a cached answer or a
+    """The code that reads and judges, and the simulated model: the proxy package's source and weights, and
+    the tesseract that OCR runs. Part of a proxy arm's fingerprint (and a simulated direct arm's), so a cached answer or a
     done row from before an OCR or guard change is asked again rather than mixed with new ones. The run's
     folder is named without it: a code change resumes the same run, re-asking what it changed."""
     import proxy

@@ -204,7 +204,7 @@ def test_a_row_answered_by_another_build_of_the_arm_is_asked_again(tmp_path):
     assert rebuilt.calls == 3 and set(results.done().values()) == {rebuilt.fingerprint}
 
 
-def test_the_source_digest_moves_with_any_byte_of_the_code_or_the_engine(tmp_path):
+def test_the_source_digest_moves_with_any_byte_of_the_code_the_weights_or_the_engine(tmp_path):
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "ocr.py").write_text("WORD_CONFIDENCE = 30\n")
     (tmp_path / "pkg" / "notes.txt").write_text("not code")
@@ -213,8 +213,11 @@ def test_the_source_digest_moves_with_any_byte_of_the_code_or_the_engine(tmp_pat
     (tmp_path / "pkg" / "notes.txt").write_text("still not code")
     assert source_digest(tmp_path / "pkg", "tesseract 5.5.4") == first
     assert source_digest(tmp_path / "pkg", "tesseract 5.3.0") != first
+    (tmp_path / "pkg" / "head.npz").write_bytes(b"weights")
+    retrained = source_digest(tmp_path / "pkg", "tesseract 5.5.4")
+    assert retrained != first
     (tmp_path / "pkg" / "ocr.py").write_text("WORD_CONFIDENCE = 31\n")
-    assert source_digest(tmp_path / "pkg", "tesseract 5.5.4") != first
+    assert source_digest(tmp_path / "pkg", "tesseract 5.5.4") not in (first, retrained)
 
 
 def test_answer_cache_serves_a_second_run_without_calls(tmp_path):
