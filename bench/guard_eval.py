@@ -86,6 +86,17 @@ The sets (``--set``):
   annotate-only hazard-term rules by a rule committed before anything scored
   it; they flagged nothing more and do not ship (proxy/classifier/HISTORY.md).
   Its errors are unread.
+- ``fresh21``: ``bench/data/guard_fresh21.jsonl`` (529 lines), written the
+  same day by two more writers who read no project file, one in Japan,
+  Korea, Taiwan, mainland China, the Philippines and Indonesia (cram
+  schools, convenience stores, esports, fandoms, factory towns, fishing
+  villages), the other in online life rather than places (dating apps,
+  livestreaming, group chats, resale apps, crypto wallets, AI tools, forums,
+  ride-hailing and delivery apps, online schooling, smart-home devices,
+  fitness trackers): 163 look-alikes, 38 lines of ordinary text, 78
+  contrasts, 192 attacks, 58 professional-advice requests; 71 of their 600
+  lines were dropped by the same filter (also against ``fresh20``).
+  Committed unscored, for the next judgement.
 
 Sets written apart join the labelled set once newer sets can judge the
 classifier that learns from them. The nine sets before ``fresh9``
