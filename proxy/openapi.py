@@ -82,13 +82,11 @@ def _schemas() -> dict[str, Any]:
     """ChatRequest and its parts as components, so their ``$ref``s resolve within the document.
 
     The content-part union is chosen in code by ``type`` ("text", "image_url",
-    anything else); pydantic states it as a bare ``oneOf`` in which a text part
-    also matches the catch-all, which would make every text part invalid. The
-    catch-all is narrowed here to what the code sends to it.
+    or one of ``OTHER_PART_TYPES``); each part's ``type`` is an enum of its
+    own, so pydantic's bare ``oneOf`` matches exactly one of them.
     """
     request = ChatRequest.model_json_schema(ref_template=_REF)
     schemas = request.pop("$defs", {})
-    schemas["OtherPart"]["properties"]["type"]["not"] = {"enum": ["text", "image_url"]}
     return {**schemas, "ChatRequest": request, "Error": ERROR_SCHEMA}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictInt, StrictStr, Tag, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictInt, StrictStr, Tag, TypeAdapter, ValidationError
 
 from proxy.errors import bad_request
 
@@ -35,11 +35,23 @@ class ImagePart(BaseModel):
     image_url: ImageURL
 
 
+#: The content parts of OpenAI's API besides text and images. The guard does not read them; they pass on as
+#: they are. Any other type (a vendor's ``video_url``, say) is refused: it could carry what an image carries,
+#: and the guard would never see it.
+OTHER_PART_TYPES = ("input_audio", "file", "refusal")
+
+
+def _known_part_type(value: str) -> str:
+    if value not in OTHER_PART_TYPES:
+        raise ValueError(f"unknown content part type {value!r}; this proxy accepts text, image_url, {', '.join(OTHER_PART_TYPES)}")
+    return value
+
+
 class OtherPart(BaseModel):
-    """Parts the guard does not read (input_audio, file, refusal, ...): passed on as they are."""
+    """Parts the guard does not read (input_audio, file, refusal): passed on as they are."""
 
     model_config = ConfigDict(extra="allow")
-    type: str
+    type: Annotated[str, AfterValidator(_known_part_type), Field(json_schema_extra={"enum": list(OTHER_PART_TYPES)})]
 
 
 def _part_kind(value: Any) -> str:
@@ -162,5 +174,25 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     except ValidationError as err:
         first = max(err.errors(), key=lambda e: len(e["loc"]))  # the most specific complaint
         param = _param_path(first["loc"])
-        raise bad_request(f"Invalid request: {param or 'body'}: {first['msg']}", code="invalid_request", param=param or None) from None
+        message = first["msg"].removeprefix("Value error, ")  # a validator's own words need no pydantic label
+        raise bad_request(f"Invalid request: {param or 'body'}: {message}", code="invalid_request", param=param or None) from None
+    _images_only_from_users(request)
     return request
+
+
+def _images_only_from_users(request: ChatRequest) -> None:
+    """An image in a system, assistant or tool message is refused, as OpenAI's API refuses it.
+
+    The guard reads the images of user messages; one placed in any other
+    message would reach a model whose chat template shows it (many served
+    by vLLM do) without ever being read.
+    """
+    for i, message in enumerate(request.messages):
+        if message.role != "user" and isinstance(message.content, list):
+            for j, part in enumerate(message.content):
+                if isinstance(part, ImagePart):
+                    raise bad_request(
+                        f"Image URLs are only allowed in messages with role 'user'; messages[{i}] has role '{message.role}'.",
+                        code="invalid_image",
+                        param=f"messages[{i}].content[{j}]",
+                    )

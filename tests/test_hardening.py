@@ -349,13 +349,14 @@ def test_slow_stream_finishes_when_the_client_stays() -> None:
 # What litellm refuses or throws reaches the client as a clean error.
 
 
-def test_unknown_content_part_is_the_clients_400_through_litellm(sdk: openai.OpenAI) -> None:
-    """litellm refuses part types it does not know as if the connection had failed; the client still gets its 400."""
+def test_unknown_content_part_is_the_clients_400_before_litellm(sdk: openai.OpenAI) -> None:
+    """A part type OpenAI does not define is refused by the proxy, naming the part, before litellm sees it:
+    litellm refused it as a malformed message at an index that counted the safety prompt's system message."""
     messages = [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "x-hologram", "data": "..."}]}]
     with pytest.raises(openai.BadRequestError) as info:
         sdk.chat.completions.create(model="sim", messages=messages)  # type: ignore[arg-type]
-    assert info.value.body["code"] == "upstream_bad_request"  # type: ignore[index]
-    assert "Invalid user message at index 0" in info.value.body["message"]  # type: ignore[index]
+    assert info.value.body["code"] == "invalid_request"  # type: ignore[index]
+    assert info.value.body["param"] == "messages[0].content[1].type"  # type: ignore[index]
 
 
 def test_upstream_errors_carry_no_traceback() -> None:

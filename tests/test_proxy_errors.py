@@ -56,6 +56,25 @@ def test_schema_errors_are_400_and_name_the_param(proxy_url, body, param):
     assert error["param"] == param
 
 
+def test_an_unknown_content_part_is_400_and_names_the_types_there_are(proxy_url):
+    """A part the guard cannot read and OpenAI does not define (a vendor's video) would pass unread: refused."""
+    body = {"model": "echo", "messages": [{"role": "user", "content": [{"type": "video_url", "video_url": {"url": "x"}}]}]}
+    error = assert_openai_error(post(proxy_url, json=body), 400, "invalid_request")
+    assert error["param"] == "messages[0].content[0].type"
+    assert "unknown content part type 'video_url'" in error["message"] and "input_audio" in error["message"]
+    assert "Value error" not in error["message"]
+
+
+@pytest.mark.parametrize("role", ["system", "assistant", "tool"])
+def test_an_image_outside_a_user_message_is_400_not_passed_on_unread(proxy_url, role, stub):
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    body = {"model": "echo", "messages": [{"role": role, "content": [{"type": "text", "text": "see"}, image]}, *MSG]}
+    asked = len(stub.requests)
+    error = assert_openai_error(post(proxy_url, json=body), 400, "invalid_image")
+    assert error["param"] == "messages[0].content[1]" and f"role '{role}'" in error["message"]
+    assert len(stub.requests) == asked  # the model never saw it
+
+
 def test_unknown_model_is_404(client):
     with pytest.raises(openai.NotFoundError) as info:
         client.chat.completions.create(model="no-such-model", messages=MSG)
