@@ -47,6 +47,9 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
     if args.workers > 1:
+        from proxy.runtime import Runtime
+
+        Runtime.build(config)  # each worker loads the policies itself; a bad one must stop start-up here, not crash every worker
         with _shared_metrics_dir():
             uvicorn.run("proxy.app:app_from_env", factory=True, host=host, port=port, workers=args.workers, log_level=args.log_level)
         return 0

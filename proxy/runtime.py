@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.config import ModelRoute, ProxyConfig
-from proxy.policy import Policy
+from proxy.policy import Policy, PolicyError
 from proxy.policy_store import PolicyStore
 
 
@@ -32,13 +32,28 @@ class Runtime:
             api_keys=tuple(k.get_secret_value().encode() for k in config.server.api_keys) + tuple(k for k, _ in key_policies),
             secrets=tuple(config.secrets()),
         )
-        for ref in runtime.policy_refs():
-            store.load(ref)
+        loaded: set[str] = set()
+        for key, ref in runtime.policy_keys():
+            if ref in loaded:
+                continue
+            try:
+                store.load(ref)
+            except PolicyError as err:  # the config's key that named it, then the policy's own file, key and reason
+                raise PolicyError(f"{config.source}: {key}: {err}") from None
+            loaded.add(ref)
         return runtime
+
+    def policy_keys(self) -> list[tuple[str, str]]:
+        """Every policy the config can select, with the config key that names it."""
+        return [
+            ("policy", self.config.policy),
+            *((f"model_list.{i}.policy", r.policy) for i, r in enumerate(self.config.model_list) if r.policy),
+            *((f"key_policies.{i}.policy", ref) for i, (_, ref) in enumerate(self.key_policies)),
+        ]
 
     def policy_refs(self) -> set[str]:
         """Every policy the config can select."""
-        return {self.config.policy, *(r.policy for r in self.config.model_list if r.policy), *(ref for _, ref in self.key_policies)}
+        return {ref for _, ref in self.policy_keys()}
 
     def policy_ref(self, route: ModelRoute, token: bytes | None) -> str:
         """The key's policy, else the model's, else the default."""

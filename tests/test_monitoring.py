@@ -390,6 +390,23 @@ def _per_worker_requests(folder: str, model: str, scratch: Path) -> dict[str, fl
     return counts
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_bad_policy_stops_start_up_naming_the_config_key_and_the_policy_key(stub, tmp_path, workers):
+    """With workers, each loads the policies itself: a bad one used to crash every worker, again and again,
+    while the supervisor kept the port closed. It must stop start-up, as it does with one process."""
+    bad = tmp_path / "mypolicy.yaml"
+    bad.write_text(yaml.safe_dump({"name": "mine", "scenarios": {"fraud": {"threshold": 2}}}))
+    config = tmp_path / "mmguard.yaml"
+    config.write_text(yaml.safe_dump({"policy": "default", "model_list": [{**route("bad", stub.url, "echo"), "policy": str(bad)}]}))
+    result = subprocess.run(
+        [sys.executable, "-m", "proxy.cli", "serve", "--config", str(config), "--port", str(free_port()), "--workers", workers],
+        env=os.environ | {"TEST_UPSTREAM_KEY": UPSTREAM_KEY}, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert f"{config}: model_list.0.policy: {bad}: invalid policy" in result.stderr
+    assert "scenarios.fraud.threshold" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_two_workers_share_their_metrics(stub, tmp_path):
     """``mmguard serve --workers 2`` makes a metrics folder for its workers, any worker answers a scrape with
     every worker's counts, and the folder is gone when the server stops."""
