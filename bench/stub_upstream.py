@@ -134,6 +134,9 @@ class StubUpstream:
         for i, word in enumerate(words):
             if model == "stream-break" and i == 2:
                 raise ConnectionResetError("stub drops the stream on cue")
+            if model == "stream-cut" and i == 2:  # a clean end of body, mid-answer: no finish_reason, no [DONE]
+                await send({"type": "http.response.body", "body": b""})
+                return
             delta = {"role": "assistant", "content": word} if i == 0 else {"content": " " + word}
             await send({"type": "http.response.body", "body": _chunk(model, delta), "more_body": True})
         await send({"type": "http.response.body", "body": _chunk(model, {}, "stop"), "more_body": True})

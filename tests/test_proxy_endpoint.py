@@ -187,3 +187,14 @@ def test_mid_stream_fault_ends_with_an_error_not_a_hang(client):
     with pytest.raises(openai.APIError):
         for _ in stream:
             pass
+
+
+def test_a_stream_cut_short_cleanly_ends_with_an_error_not_as_a_whole_answer(client):
+    """The upstream ends its body mid-answer (no finish_reason, no [DONE]): the client must not take the
+    two words it got for the answer."""
+    stream = client.chat.completions.create(model="stream-cut", messages=[{"role": "user", "content": "a b c d e f"}], stream=True)
+    words = []
+    with pytest.raises(openai.APIError, match="(?i)stream ended before"):  # litellm says it its own way
+        for chunk in stream:
+            words += [c.delta.content for c in chunk.choices if c.delta.content]
+    assert "".join(words).startswith("echo:")
