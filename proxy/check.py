@@ -12,10 +12,13 @@ import asyncio
 import base64
 import json
 import mimetypes
+import re
 import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, TextIO
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from proxy.errors import ProxyError
 from proxy.guard import Guard, GuardOutcome
@@ -52,8 +55,28 @@ def summary(outcome: GuardOutcome, latency_ms: float) -> dict[str, Any]:
     }
 
 
+class CheckLine(BaseModel):
+    """One line of ``--jsonl``. Other keys (a label, a source) may ride along and are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: StrictStr | StrictInt | None = None
+    text: StrictStr = ""
+    images: list[StrictStr] = Field(default_factory=list)
+
+
+def _in_files(err: ProxyError, text: str, images: list[str | Path]) -> str:
+    """The guard's message with the image named by its file, not by its place in the request ``chat_request`` built."""
+    found = re.match(r"messages\[0\]\.content\[(\d+)\]", err.param or "")
+    if not found:
+        return err.message
+    index = int(found.group(1)) - (1 if text else 0)
+    return err.message.replace(f"at {err.param}", str(images[index])) if 0 <= index < len(images) else err.message
+
+
 async def check_one(guard: Guard, policy: Policy, text: str, images: Iterable[str | Path]) -> dict[str, Any]:
     start = time.perf_counter()
+    images = list(images)
     try:
         request = chat_request(text, images)
     except OSError as err:
@@ -61,8 +84,18 @@ async def check_one(guard: Guard, policy: Policy, text: str, images: Iterable[st
     try:
         outcome = await guard.inspect(request, policy)
     except ProxyError as err:
-        return {"action": "error", "error": err.message}
+        return {"action": "error", "error": _in_files(err, text, images)}
     return summary(outcome, (time.perf_counter() - start) * 1000)
+
+
+def _line_error(number: int, err: ValidationError | json.JSONDecodeError) -> str:
+    if isinstance(err, json.JSONDecodeError):
+        return f"line {number}: not JSON: {err.msg}"
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    if not where:
+        return f"line {number}: expected an object with id, text and images (a list of paths)"
+    return f"line {number}: {where}: {first['msg']}"
 
 
 async def check_jsonl(guard: Guard, policy: Policy, lines: Iterable[str], out: TextIO, base: Path) -> int:
@@ -71,12 +104,12 @@ async def check_jsonl(guard: Guard, policy: Policy, lines: Iterable[str], out: T
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            images = [p if Path(p).is_absolute() else base / p for p in row.get("images", [])]
-            result = await check_one(guard, policy, str(row.get("text", "")), images)
-            result = {"id": row.get("id", number), **result}
-        except (json.JSONDecodeError, AttributeError, TypeError) as err:
-            result = {"id": number, "action": "error", "error": f"line {number}: {err}"}
+            row = CheckLine.model_validate(json.loads(line))
+        except (ValidationError, json.JSONDecodeError) as err:
+            result = {"id": number, "action": "error", "error": _line_error(number, err)}
+        else:
+            images = [p if Path(p).is_absolute() else base / p for p in row.images]
+            result = {"id": number if row.id is None else row.id, **await check_one(guard, policy, row.text, images)}
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
         out.flush()
         count += 1

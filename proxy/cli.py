@@ -73,6 +73,9 @@ def _check(args: argparse.Namespace) -> int:
     if not args.jsonl and not args.image and not args.text:
         print("mmguard check: give --text, --image or --jsonl", file=sys.stderr)
         return 2
+    if args.jsonl and (args.image or args.text):
+        print("mmguard check: --jsonl reads the text and images of each line; give --text and --image without it", file=sys.stderr)
+        return 2
     return run(load_policy(args.policy), args.text or "", args.image or [], args.jsonl, args.json)
 
 

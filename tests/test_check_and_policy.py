@@ -49,6 +49,34 @@ def test_check_jsonl_answers_every_line_in_order(images):
     assert "nope.png" in out[3]["error"]
 
 
+def test_check_jsonl_names_what_is_wrong_with_a_line_in_the_users_terms(images):
+    (images / "not-an-image.png").write_text("plain text")
+    batch = images / "bad.jsonl"
+    batch.write_text("\n".join([
+        "[]",
+        json.dumps({"id": "nulls", "images": None}),
+        json.dumps({"id": "one-path", "images": "attack.png"}),  # a string, not a list: was read one letter at a time
+        json.dumps({"id": "number", "text": 5}),
+        "{not json",
+        json.dumps({"id": "junk", "text": "x", "images": ["attack.png", "not-an-image.png"], "label": "benign"}),
+    ]) + "\n")
+    out = [json.loads(line) for line in mmguard("check", "--jsonl", str(batch)).stdout.splitlines()]
+    assert [o["action"] for o in out] == ["error"] * 6
+    assert [o["error"] for o in out[:5]] == [
+        "line 1: expected an object with id, text and images (a list of paths)",
+        "line 2: images: Input should be a valid list",
+        "line 3: images: Input should be a valid list",
+        "line 4: text: Input should be a valid string",
+        "line 5: not JSON: Expecting property name enclosed in double quotes",
+    ]
+    assert out[5]["id"] == "junk" and out[5]["error"].startswith(f"Invalid image {images / 'not-an-image.png'}: ")
+
+
+def test_check_jsonl_refuses_text_and_images_given_beside_it(images):
+    result = mmguard("check", "--jsonl", str(images / "bad.jsonl"), "--text", "hi")
+    assert result.returncode == 2 and "--jsonl reads the text and images of each line" in result.stderr
+
+
 def test_check_with_the_unguarded_policy_allows_everything(images):
     decision = json.loads(mmguard("check", "--image", str(images / "attack.png"), "--text", STEPS, "--policy", "unguarded", "--json").stdout)
     assert decision["action"] == "allow"
