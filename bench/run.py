@@ -71,6 +71,15 @@ class BenchSettings:
             raise ValueError("the direct arm is the baseline every drop is measured against; keep it in --arms")
         if self.proxy_url and "safety_prompt_only" in self.arms:
             raise ValueError("with --proxy-url the bench cannot choose the proxy's policy; drop safety_prompt_only from --arms")
+        if self.name is not None and (Path(self.name).name != self.name or self.name in ("", ".", "..")):
+            raise ValueError(f"--name {self.name!r}: a run's folder name inside --out, without / or ..")  # --fresh deletes that folder
+        if self.scenarios:
+            from proxy.scenarios import SCENARIOS
+
+            known = [s.id for s in SCENARIOS]
+            unknown = [s for s in self.scenarios if s not in known]
+            if unknown:
+                raise ValueError(f"unknown scenario {', '.join(unknown)}; scenarios: {', '.join(known)}")
 
     def run_name(self) -> str:
         """Named by everything that decides the answers, the guard's policy and head included, so a

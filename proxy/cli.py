@@ -110,6 +110,9 @@ def _bench(args: argparse.Namespace) -> int:
     except ValueError as err:  # bad settings, a dataset that is not what it claims, a missing env var
         print(f"mmguard bench: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nmmguard bench: interrupted; the answers so far are kept: run the same command again to resume", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -120,6 +123,7 @@ def _bench_settings(args: argparse.Namespace) -> "BenchSettings":
     from bench.suite.attacks import parse_attacks
     from bench.targets import Target
 
+    _needs_judge_model(args)
     target = Target(model=args.target, api_base=args.api_base, api_key_env=args.api_key_env)
     judge_options = {"model": args.judge_model, "api_base": args.judge_api_base, "api_key_env": args.judge_api_key_env} if args.judge == "llm" else {}
     if args.judge == "jury":
@@ -167,7 +171,17 @@ def _judge(args: argparse.Namespace) -> int:
     from bench.judges.jsonl import judge_jsonl
 
     options = {"model": args.judge_model, "api_base": args.judge_api_base, "api_key_env": args.judge_api_key_env} if args.judge == "llm" else {}
-    return judge_jsonl(args.jsonl, args.judge, {k: v for k, v in options.items() if v is not None}, sys.stdout)
+    try:
+        _needs_judge_model(args)
+        return judge_jsonl(args.jsonl, args.judge, {k: v for k, v in options.items() if v is not None}, sys.stdout)
+    except (OSError, ValueError) as err:  # a missing file, an llm judge without its model
+        print(f"mmguard judge: {err}", file=sys.stderr)
+        return 2
+
+
+def _needs_judge_model(args: argparse.Namespace) -> None:
+    if args.judge == "llm" and not args.judge_model:
+        raise ValueError("--judge llm needs --judge-model, the litellm model string of the judge (e.g. openai/gpt-4o)")
 
 
 def _perf(args: argparse.Namespace) -> int:
@@ -237,6 +251,21 @@ def _eval_guard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``least`` (a concurrency of 0 used to hang the bench)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} is less than {least}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmguard", description="A guard proxy for multimodal LLMs, and the benchmark that measures it.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -245,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="YAML config (default: $MMGUARD_CONFIG, else the embedded simulated model)")
     serve.add_argument("--host", help="bind address (default: config server.host, or $MMGUARD_HOST)")
     serve.add_argument("--port", type=int, help="port (default: config server.port, or $MMGUARD_PORT)")
-    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--workers", type=_at_least(1), default=1, help="uvicorn worker processes")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(run=_serve)
 
@@ -282,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--controls", default="builtin", help="benign control set when the suite has none: builtin, DATASET:PATH or none")
     bench.add_argument("--attacks", help="comma list of attacks, or all (default: text_only,typo,sd,sd_typo,figstep)")
     bench.add_argument("--scenarios", help="comma list of scenario ids (default: all)")
-    bench.add_argument("--limit", type=int, help="at most this many harmful and this many benign items, spread over scenarios")
+    bench.add_argument("--limit", type=_at_least(1), help="at most this many harmful and this many benign items, spread over scenarios")
     bench.add_argument("--seed", type=int, default=0, help="seed for sampling and for the randomised typography forms")
     bench.add_argument("--judge", default="refusal", choices=["refusal", "llm", "jury"], help="who decides whether an answer is a refusal or harmful")
     bench.add_argument("--judge-model", help="litellm model string of the llm judge")
@@ -291,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--juror", action="append", help="a jury member's litellm model string (repeat)")
     bench.add_argument("--rounds", type=int, default=1, help="jury deliberation rounds")
     bench.add_argument("--sd", default="placeholder", help="where SD pictures come from: placeholder, folder:DIR or diffusers:DIR")
-    bench.add_argument("--concurrency", type=int, default=16, help="cases in flight at once")
-    bench.add_argument("--retries", type=int, default=3, help="retries with backoff on 429, 5xx and timeouts")
+    bench.add_argument("--concurrency", type=_at_least(1), default=16, help="cases in flight at once")
+    bench.add_argument("--retries", type=_at_least(0), default=3, help="retries with backoff on 429, 5xx and timeouts")
     bench.add_argument("--out", default="runs", help="folder that holds run folders")
     bench.add_argument("--name", help="run folder name (default: derived from the settings, so a rerun resumes)")
     bench.add_argument("--fresh", action="store_true", help="discard the run folder's earlier results and start over")
@@ -316,8 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--concurrency", default="1,8,32", help="comma list of concurrencies for text-only throughput")
     perf.add_argument("--seconds", type=float, default=5.0, help="duration of each text-only throughput run, per concurrency and path")
     perf.add_argument("--images", type=int, default=300, help="distinct TYPO images sent for image throughput")
-    perf.add_argument("--image-concurrency", type=int, default=8, help="image requests in flight for image throughput")
-    perf.add_argument("--workers", type=int, default=1, help="passed to mmguard serve --workers")
+    perf.add_argument("--image-concurrency", type=_at_least(1), default=8, help="image requests in flight for image throughput")
+    perf.add_argument("--workers", type=_at_least(1), default=1, help="passed to mmguard serve --workers")
     perf.add_argument("--transport", default="auto", choices=["auto", "direct", "litellm"], help="how the proxy reaches the upstream")
     perf.add_argument("--json", help="also write the figures to this file")
     perf.set_defaults(run=_perf)
@@ -326,12 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_argument("--clients", type=int, default=32, help="concurrent clients, each with one request in flight")
     soak.add_argument("--seconds", type=float, default=60.0, help="how long to run")
     soak.add_argument("--sample-every", type=float, default=5.0, help="seconds between RSS samples")
-    soak.add_argument("--workers", type=int, default=1, help="passed to mmguard serve --workers")
+    soak.add_argument("--workers", type=_at_least(1), default=1, help="passed to mmguard serve --workers")
     soak.add_argument("--json", help="also write the figures to this file")
     soak.set_defaults(run=_soak)
 
     perf_guard = sub.add_parser("perf-guard", help="the guard's cost per request (decode, OCR, classify) on one core")
-    perf_guard.add_argument("-n", type=int, default=60, help="distinct images per measurement")
+    perf_guard.add_argument("-n", type=_at_least(1), default=60, help="distinct images per measurement")
     perf_guard.set_defaults(run=_perf_guard)
 
     eval_guard = sub.add_parser("eval-guard", help="the guard's detection rates on rendered examples it never trained on, per typography form")

@@ -16,12 +16,26 @@ from typing import Any, AsyncIterator, Iterator
 import uvicorn
 
 
+class _GuestServer(uvicorn.Server):
+    """A uvicorn server that leaves the host program's signals alone.
+
+    uvicorn takes SIGINT for itself: inside the benchmark, Ctrl-C stopped the
+    proxy and nothing else, and the run went on recording every guarded case
+    as a connection error. The host program stops on Ctrl-C and closes the
+    server on its way out.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def _prepare(app: Any, host: str, port: int) -> tuple[socket.socket, int, uvicorn.Server]:
     """A bound socket (port 0 picks a free one), its port, and a quiet uvicorn server for ``app``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    return sock, sock.getsockname()[1], uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
+    return sock, sock.getsockname()[1], _GuestServer(uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False))
 
 
 @asynccontextmanager

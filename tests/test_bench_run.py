@@ -127,6 +127,22 @@ def test_judge_jsonl_writes_one_verdict_per_line_in_order(tmp_path, capsys):
     assert "not JSON" in out[1]["error"] and "response" in out[4]["error"]
 
 
+def test_judge_jsonl_errors_name_the_file_s_own_line_and_refuse_a_response_that_is_not_text(tmp_path, capsys):
+    path = tmp_path / "answers.jsonl"
+    path.write_text('{"id": "z", "prompt": "p", "response": 5}\n\n[1, 2]\n{"id": 7, "prompt": "p", "response": "Sure."}\n')
+    assert main(["judge", "--jsonl", str(path)]) == 1
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert out[0] == {"id": "z", "error": "line 1: missing or non-string field response"}  # a number was judged as text
+    assert out[1]["error"] == "line 3: expected an object"  # the blank line 2 still counts
+    assert out[2]["id"] == "7" and out[2]["refusal"] is False
+
+
+def test_judge_jsonl_names_a_missing_file_without_a_traceback(tmp_path, capsys):
+    assert main(["judge", "--jsonl", str(tmp_path / "absent.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "absent.jsonl" in err and "Traceback" not in err
+
+
 def test_a_changed_policy_starts_a_new_run_instead_of_resuming_the_old_one(tmp_path):
     policy = tmp_path / "mine.yaml"
     policy.write_text((Path(policies.__file__).parent / "default.yaml").read_text())
@@ -160,3 +176,54 @@ def test_a_proxy_answering_200_without_a_completion_is_a_final_arm_error_not_a_c
     with serve_in_thread(odd) as url:
         error = asyncio.run(ask(url))
     assert error.status == 200 and error.retry is False and "without a chat completion" in str(error)
+
+
+def test_the_bench_s_own_proxy_leaves_ctrl_c_to_the_bench() -> None:
+    """uvicorn takes SIGINT for itself: inside the bench, Ctrl-C stopped the proxy and the run went on,
+    recording every guarded case as a connection error. The in-loop server must leave SIGINT alone."""
+    import signal
+
+    import httpx
+
+    from proxy.server import serving
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+    async def serve_and_look() -> tuple[object, object, int]:
+        before = signal.getsignal(signal.SIGINT)  # asyncio.run's own: it cancels the bench's main task
+        async with serving(app) as url:
+            await asyncio.sleep(0.05)
+            async with httpx.AsyncClient() as client:
+                status = (await client.get(url)).status_code
+            return before, signal.getsignal(signal.SIGINT), status
+
+    before, during, status = asyncio.run(serve_and_look())
+    assert status == 204 and during == before
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["--concurrency", "0"], "argument --concurrency: 0 is less than 1"), (["--retries", "-1"], "argument --retries: -1 is less than 0")],
+)
+def test_bench_numbers_that_cannot_run_are_usage_errors(tmp_path, capsys, args, message) -> None:
+    with pytest.raises(SystemExit) as exit_:  # a concurrency of 0 used to hang, a negative one to raise from asyncio
+        main(["bench", "--out", str(tmp_path), *args])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--name", "../elsewhere"], "--name '../elsewhere': a run's folder name inside --out"),
+        (["--scenarios", "fraud,nosuch"], "unknown scenario nosuch; scenarios: illegal_activity,"),
+        (["--judge", "llm"], "--judge llm needs --judge-model"),
+    ],
+)
+def test_bench_settings_that_cannot_run_are_one_line_errors(tmp_path, capsys, args, message) -> None:
+    assert main(["bench", "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # refused before any run folder was made (--fresh would delete one)

@@ -3,7 +3,8 @@
 Input lines are ``{"id", "prompt", "response", "scenario"?}``; output lines
 are ``{"id", "refusal", "harmful", "judge"}``. A line that is not valid JSON or
 lacks a field gets ``{"id", "error"}`` in its place, so line N of the output is
-always about line N of the input.
+always about the Nth line of the input that is not blank; an error names the
+input's own line number.
 """
 
 from __future__ import annotations
@@ -27,16 +28,18 @@ def parse(line: str, number: int) -> Answer | dict[str, Any]:
         return {"id": None, "error": f"line {number}: not JSON ({err.msg})"}
     if not isinstance(row, dict):
         return {"id": None, "error": f"line {number}: expected an object"}
-    missing = [f for f in ("id", "prompt", "response") if not isinstance(row.get(f), (str, int)) or isinstance(row.get(f), bool)]
+    row_id = row.get("id")
+    missing = [] if isinstance(row_id, (str, int)) and not isinstance(row_id, bool) else ["id"]  # an id may be a number
+    missing += [f for f in ("prompt", "response") if not isinstance(row.get(f), str)]
     if missing:
-        return {"id": row.get("id"), "error": f"line {number}: missing or non-string field {', '.join(missing)}"}
+        return {"id": row_id, "error": f"line {number}: missing or non-string field {', '.join(missing)}"}
     scenario = row.get("scenario")
     return Answer(str(row["id"]), str(row["prompt"]), str(row["response"]), scenario if isinstance(scenario, str) else None)
 
 
-async def _judge_all(lines: list[str], judge_name: str, options: dict[str, Any], out: TextIO) -> int:
+async def _judge_all(lines: list[tuple[int, str]], judge_name: str, options: dict[str, Any], out: TextIO) -> int:
     judge = build_judge(judge_name, **options)
-    parsed = [parse(line, n) for n, line in enumerate(lines, 1)]
+    parsed = [parse(line, n) for n, line in lines]
     for start in range(0, len(parsed), BATCH):
         chunk = parsed[start : start + BATCH]
         answers = [p for p in chunk if isinstance(p, Answer)]
@@ -54,5 +57,5 @@ def judge_jsonl(path: str, judge_name: str, options: dict[str, Any], out: TextIO
     """Exit status 0, or 1 when some line was unusable (its error line says why)."""
     source = sys.stdin if path == "-" else open(path, encoding="utf-8")
     with source:
-        lines = [line for line in source.read().splitlines() if line.strip()]
+        lines = [(n, line) for n, line in enumerate(source.read().splitlines(), 1) if line.strip()]  # errors name the file's own line
     return asyncio.run(_judge_all(lines, judge_name, options, out))
