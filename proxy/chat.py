@@ -126,7 +126,7 @@ async def _answer(model: str, body: dict[str, Any], outcome: GuardOutcome, excha
         state = verdict.taken
     headers = decision_headers(outcome, exchange.request_id, exchange.timing) | {"x-mmguard-output": state}
     if verdict is not None and verdict.taken == "blocked":
-        return _refuse(model, False, check.policy.block, headers, verdict.scenario)
+        return _refuse(model, False, check.policy.block, headers, verdict.scenario, answer=True)
     return JSONResponse(body, headers=headers, background=background)
 
 
@@ -134,10 +134,10 @@ async def _judge_later(check: OutputCheck, texts: list[str], exchange: Exchange)
     exchange.output = await check.judge(texts)
 
 
-def _refuse(model: str, stream: bool, block: BlockPolicy, headers: dict[str, str], scenario: str | None) -> Any:
-    """The policy's block answer, for a blocked request or a blocked answer alike."""
+def _refuse(model: str, stream: bool, block: BlockPolicy, headers: dict[str, str], scenario: str | None, answer: bool = False) -> Any:
+    """The policy's block answer, for a blocked request or (``answer``) a withheld answer alike."""
     if refusal.is_error_style(block):
-        error = refusal.policy_violation(scenario)
+        error = refusal.policy_violation(scenario, answer)
         error.headers.update(headers)
         raise error
     if stream:

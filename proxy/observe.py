@@ -98,9 +98,12 @@ class Exchange:
 
     @property
     def decision(self) -> metrics.Decision:
-        """The guard's decision, or ``error`` when the request failed or never reached the guard."""
+        """How the request ended: ``block`` when the guard refused it or the output check withheld its answer,
+        else the guard's decision; ``error`` when it failed or never reached the guard."""
         if self.error_kind is not None or self.outcome is None:
             return "error"
+        if self.output is not None and self.output.taken == "blocked":
+            return "block"
         return self.outcome.decision
 
 

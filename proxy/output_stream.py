@@ -151,7 +151,7 @@ class AnswerStream:
         """The stream's last chunk once a window turned harmful; in the error block style, the error instead."""
         block = self.check.policy.block
         if refusal.is_error_style(block):
-            raise refusal.policy_violation(self._verdict().scenario)
+            raise refusal.policy_violation(self._verdict().scenario, answer=True)
         choices = []
         for index, choice in sorted(self.choices.items()):
             delta = {"content": f"\n\n{block.message}"} if choice.sent else {"role": "assistant", "content": block.message}

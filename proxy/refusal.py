@@ -18,9 +18,11 @@ from proxy.errors import ProxyError
 from proxy.policy import BlockPolicy
 
 
-def policy_violation(scenario: str | None) -> ProxyError:
+def policy_violation(scenario: str | None, answer: bool = False) -> ProxyError:
+    """The error-style block; ``answer`` when the output check withheld the model's answer (the request had passed)."""
     what = f" (scenario: {scenario})" if scenario else ""
-    return ProxyError(400, f"The request was blocked by the proxy's content policy{what}.", "invalid_request_error", "content_policy_violation")
+    done = "The model's answer was withheld" if answer else "The request was blocked"
+    return ProxyError(400, f"{done} by the proxy's content policy{what}.", "invalid_request_error", "content_policy_violation")
 
 
 def completion(model: str, message: str) -> dict[str, Any]:

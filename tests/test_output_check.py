@@ -211,6 +211,28 @@ def test_block_in_the_error_style_answers_400(client):
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="out-block-error", messages=ask(HARMFUL))
     assert info.value.code == "content_policy_violation" and info.value.response.headers["x-mmguard-output"] == "blocked"
+    assert info.value.body["message"].startswith("The model's answer was withheld by the proxy's content policy")  # the request had passed
+
+
+def requests_ended(samples: Samples, model: str, decision: str) -> float:
+    return sum(v for (name, labels), v in samples.items() if name == "mmguard_requests_total" and ("model", model) in labels and ("decision", decision) in labels)
+
+
+@pytest.mark.parametrize("model, stream", [("out-block", False), ("out-block", True), ("out-block-error", False)])
+def test_a_withheld_answer_counts_as_a_block_on_the_dashboard(proxy, client, model, stream):
+    """The request passed the guard, but it ended in a block: requests_total must say so, or a share-blocked
+    panel misses every answer the output check stopped."""
+    url, _ = proxy
+    before = scrape(url)
+    try:
+        response = client.chat.completions.create(model=model, messages=ask(HARMFUL), stream=stream)
+        if stream:
+            list(response)
+    except openai.APIError:
+        pass  # the error style: 400
+    after = scrape(url)
+    assert requests_ended(after, model, "block") - requests_ended(before, model, "block") == 1
+    assert requests_ended(after, model, "allow") == requests_ended(before, model, "allow")
 
 
 @pytest.mark.parametrize(
