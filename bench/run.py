@@ -150,8 +150,22 @@ async def _stop_litellm_worker() -> None:
     await GLOBAL_LOGGING_WORKER.stop()
 
 
+def _check_proxy_url(url: str) -> None:
+    """A proxy that is not there fails the run now, not as one error per case after a full run (exit 0)."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/healthz", timeout=5.0)
+    except (httpx.HTTPError, ValueError) as err:  # refused, timed out, or not a URL at all
+        raise ValueError(f"--proxy-url {url}: no mmguard proxy answers there ({type(err).__name__}: {err}); start it, or give its base URL (http://host:port)") from None
+    if response.status_code != 200:
+        raise ValueError(f"--proxy-url {url}: {url.rstrip('/')}/healthz answered HTTP {response.status_code}, not an mmguard proxy's 200; give its base URL (http://host:port)")
+
+
 def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
     settings.validate()
+    if settings.proxy_url:
+        _check_proxy_url(settings.proxy_url)
     from bench.judges import build_judge
 
     items = sample(assemble(settings.suite, settings.controls), settings.limit, settings.scenarios, settings.seed)

@@ -220,6 +220,8 @@ def test_bench_numbers_that_cannot_run_are_usage_errors(tmp_path, capsys, args, 
         (["--name", "../elsewhere"], "--name '../elsewhere': a run's folder name inside --out"),
         (["--scenarios", "fraud,nosuch"], "unknown scenario nosuch; scenarios: illegal_activity,"),
         (["--judge", "llm"], "--judge llm needs --judge-model"),
+        (["--proxy-url", "http://127.0.0.1:9"], "--proxy-url http://127.0.0.1:9: no mmguard proxy answers there (ConnectError"),
+        (["--proxy-url", "not-a-url"], "--proxy-url not-a-url: no mmguard proxy answers there"),
     ],
 )
 def test_bench_settings_that_cannot_run_are_one_line_errors(tmp_path, capsys, args, message) -> None:
