@@ -97,9 +97,17 @@ class BenchSettings:
         return f"{model}-{policy}-{digest}"
 
 
-def _labels(settings: BenchSettings, scenes_label: str | None, items_sd_missing: bool) -> list[str]:
+def _labels(settings: BenchSettings, scenes_label: str | None, items: list[Item]) -> list[str]:
+    """The caveats a report repeats. Among them, how many of a dataset's images the bench drew itself: a
+    folder without ``imgs/`` ran on the bench's renders, and nothing said so."""
     labels = []
-    if scenes_label and items_sd_missing and {"sd", "sd_typo"} & set(settings.attacks):
+    dataset = [i for i in items if i.source != "builtin"]
+    for attack in (a for a in settings.attacks if a in attack_registry.PUBLISHED_IMAGE_ATTACKS):
+        drawn = sum(not attack_registry.published(i, attack) for i in dataset)
+        if drawn:
+            labels.append(f"{attack}: {drawn} of {len(dataset)} dataset items have no published image; the bench drew them")
+    scene_attacks = {"sd", "sd_typo"} & set(settings.attacks)
+    if scenes_label and any(not attack_registry.published(i, a) for i in items for a in scene_attacks):
         labels.append(scenes_label)
     if settings.proxy_url:
         labels.append(f"guarded arm: the external proxy at {settings.proxy_url}; its policy is whatever it runs")
@@ -221,7 +229,7 @@ def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
         scenarios=sorted({i.scenario for i in items}),
         items=len(items),
         cases=len(all_cases),
-        labels=_labels(settings, scenes.label(), any(not i.images.get("sd") for i in items)),
+        labels=_labels(settings, scenes.label(), items),
         seed=settings.seed,
     )
     summary = summarize(run, rows, expected=len(wanted))

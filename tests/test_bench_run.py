@@ -229,3 +229,24 @@ def test_bench_settings_that_cannot_run_are_one_line_errors(tmp_path, capsys, ar
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())  # refused before any run folder was made (--fresh would delete one)
+
+
+def test_the_report_says_how_many_of_a_dataset_s_images_the_bench_drew(tmp_path) -> None:
+    """A MM-SafetyBench folder without imgs/ ran on the bench's own renders, and no caveat said so."""
+    from bench.run import _labels
+    from bench.suite.item import Item
+
+    shipped = tmp_path / "0.jpg"
+    shipped.write_bytes(b"published bytes")
+    items = [
+        Item("mmsb-1", "mm-safetybench", "fraud", True, "q", "k", images={"typo": shipped, "sd": shipped}),
+        Item("mmsb-2", "mm-safetybench", "fraud", True, "q", "k", images={"typo": tmp_path / "gone.jpg"}),
+        Item("ctrl-1", "builtin", "fraud", False, "q", "k"),  # the builtin controls are always drawn: no caveat for them
+    ]
+    labels = _labels(BenchSettings(attacks=("text_only", "typo", "sd")), "sd: offline placeholder scenes", items)
+    assert labels[:3] == [
+        "typo: 1 of 2 dataset items have no published image; the bench drew them",
+        "sd: 1 of 2 dataset items have no published image; the bench drew them",
+        "sd: offline placeholder scenes",
+    ]
+    assert _labels(BenchSettings(attacks=("typo",)), None, items[:1]) == ["judge: refusal (offline); an attack succeeds when the answer is not a refusal"]

@@ -65,11 +65,21 @@ def data_url(image: Image.Image, fmt: str = "PNG") -> str:
     return f"data:image/{fmt.lower()};base64,{base64.b64encode(buf.getvalue()).decode()}"
 
 
+#: The attacks whose image a dataset may publish; the bench draws the image where it does not.
+PUBLISHED_IMAGE_ATTACKS = ("typo", "sd", "sd_typo", "figstep")
+
+
+def published(item: Item, attack: str) -> bool:
+    """Does the dataset ship ``item``'s image for ``attack`` (and is the file there)?"""
+    path = item.images.get(attack)
+    return path is not None and path.is_file()
+
+
 def file_url(item: Item, attack: str) -> str | None:
     """The dataset's own image for ``attack``, as a data URL with its published bytes, if it has one."""
-    path = item.images.get(attack)
-    if path is None or not path.is_file():
+    if not published(item, attack):
         return None
+    path = item.images[attack]
     mime = mimetypes.guess_type(path.name)[0] or "image/png"
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
