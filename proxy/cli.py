@@ -366,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_guard = sub.add_parser("eval-guard", help="the guard's detection rates on rendered examples it never trained on, per typography form")
     eval_guard.add_argument("--policy", default="default", help="bundled policy name or YAML file")
     eval_guard.add_argument("--forms", default="all", help="harder typography forms to read besides plain TYPO: all (default), none, or a comma-separated list of their names (an unknown name lists them); none is about five times faster")
-    eval_guard.add_argument("--set", default="held-out", help=f"held-out (the labelled set's held-out quarter), {', '.join(guard_sets())} (written apart, never trained on), a JSONL file, several of these comma-separated, or all (held-out and every set); with several, a table of the targets on each comes last")
+    eval_guard.add_argument("--set", default="held-out", help=f"held-out (the labelled set's held-out quarter), {', '.join(guard_sets())} (written apart, never trained on), a JSONL file (each line an object with text, label: harmful or benign, scenario and style), several of these comma-separated, or all (held-out and every set); with several, a table of the targets on each comes last")
     eval_guard.set_defaults(run=_eval_guard)
     return parser
 

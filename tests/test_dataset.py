@@ -44,7 +44,7 @@ def test_an_extra_line_of_an_unknown_scenario_names_the_file_and_the_scenario(tm
     [
         ('{"text": "x", "label": "Harmful", "scenario": "fraud"}', r"lines.jsonl:2: label 'Harmful' is neither"),
         ('["x", "harmful", "fraud"]', r"lines.jsonl:2: bad example"),
-        ('{"text": "x", "label": "harmful"}', r"lines.jsonl:2: bad example: 'scenario'"),
+        ('{"text": "x", "label": "harmful"}', r"lines.jsonl:2: bad example: no 'scenario'; a line is \{"),
         ("not json", r"lines.jsonl:2: bad example"),
     ],
 )

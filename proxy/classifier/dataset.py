@@ -58,6 +58,10 @@ def data_dir() -> Path:
     return Path(str(resources.files("proxy.classifier").joinpath("data")))
 
 
+#: One labelled line, as errors describe it.
+EXAMPLE_SHAPE = '{"text": ..., "label": "harmful" or "benign", "scenario": ..., "style": ... (optional)}'
+
+
 def parse_examples(text: str, where: str) -> list[Example]:
     """The examples in JSONL ``text``; a bad line is an error naming ``where`` and the line number."""
     examples = []
@@ -67,8 +71,12 @@ def parse_examples(text: str, where: str) -> list[Example]:
         try:
             row = json.loads(line)
             example = Example(row["text"], row["label"], row["scenario"], row.get("style", ""))
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:  # not JSON, a key missing, not an object
-            raise ValueError(f"{where}:{number}: bad example: {err}") from None
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{where}:{number}: bad example: not JSON ({err.msg})") from None
+        except KeyError as err:
+            raise ValueError(f"{where}:{number}: bad example: no {err.args[0]!r}; a line is {EXAMPLE_SHAPE}") from None
+        except (TypeError, AttributeError):  # not an object
+            raise ValueError(f"{where}:{number}: bad example: a line is {EXAMPLE_SHAPE}") from None
         if example.label not in LABELS:  # any other label would silently train as benign
             raise ValueError(f"{where}:{number}: label {example.label!r} is neither 'harmful' nor 'benign'")
         examples.append(example)
