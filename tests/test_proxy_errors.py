@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import PROXY_KEY, UPSTREAM_KEY
+from tests.conftest import PROXY_KEY, UPSTREAM_KEY, running_proxy, stub_route
 
 MSG = [{"role": "user", "content": "hi"}]
 
@@ -150,3 +150,10 @@ def test_unreachable_upstream_is_502():
     config = {"model_list": [{"model_name": "gone", "litellm_params": {"model": "openai/gone", "api_base": "http://127.0.0.1:9/v1", "api_key": "os.environ/TEST_UPSTREAM_KEY"}}]}
     with running_proxy(config) as url:
         assert_openai_error(post(url, json={"model": "gone", "messages": MSG}), 502)
+
+
+def test_an_upstream_that_refuses_connections_is_a_502_that_says_so_without_its_address():
+    config = {"server": {"upstream_timeout_s": 5}, "policy": "unguarded", "model_list": [stub_route("nowhere", "http://127.0.0.1:9", "direct")]}
+    with running_proxy(config) as url:
+        error = assert_openai_error(post(url, json={"model": "nowhere", "messages": MSG}), 502, "upstream_error")
+    assert error["message"] == "The upstream model failed: could not connect to it (ClientConnectorError)"

@@ -66,7 +66,10 @@ def map_upstream_error(exc: Exception, secrets: Iterable[str]) -> ProxyError:
         return by_status(exc.status, detail, exc.retry_after)
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return timeout()
-    if isinstance(exc, (aiohttp.ClientError, ValueError)):  # connection trouble, or a stream that is not JSON
-        return by_status(None, f"{type(exc).__name__}", None)
+    if isinstance(exc, aiohttp.ClientConnectorError):  # the address stays out: it is the operator's, not the client's
+        return by_status(None, f"could not connect to it ({type(exc).__name__})", None)
+    if isinstance(exc, (aiohttp.ClientError, ValueError)):  # the connection broke, or a stream that is not JSON
+        what = "its answer was not valid JSON" if isinstance(exc, ValueError) else "the connection to it failed"
+        return by_status(None, f"{what} ({type(exc).__name__})", None)
     is_timeout, status, retry_after = _litellm_failure(exc)
     return timeout() if is_timeout else by_status(status, detail, retry_after)
