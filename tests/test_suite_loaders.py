@@ -228,6 +228,12 @@ def test_figstep_data_folder_csv_file_and_tiny_sample_layout(tmp_path):
     _png(sample / "images" / "query_ForbidQI_7_3_6.png")
     items = {i.id: i for i in load("figstep", sample)}
     assert set(items["figstep/7/3"].images) == {"figstep"} and items["figstep/1/1"].images == {}
+    # ... or under a name of its own, as long as it is the folder's only CSV.
+    (sample / "questions.csv").rename(sample / "my-figstep-sample.csv")
+    assert {i.id for i in load("figstep", sample)} == set(items)
+    _write(sample / "other.csv", FIGSTEP_HEADER)
+    with pytest.raises(DatasetError, match="does not look like FigStep"):  # two CSVs: which one is meant is not guessed
+        load("figstep", sample)
 
 
 def test_figstep_all_ten_published_category_names_map():

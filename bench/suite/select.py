@@ -32,10 +32,22 @@ def load_items(spec: str) -> list[Item]:
 
 
 def assemble(suite: str, controls: str | None) -> list[Item]:
-    """The suite's items plus, unless it brings its own benign items, the control set's benign ones."""
+    """The suite's items plus, unless it brings its own benign items, the control set's benign ones.
+
+    A control set is checked even when the suite does not need it, and one
+    that adds no benign item is refused: over-refusal would read ``n/a``.
+    """
+    if controls and controls not in ("none", "builtin") and not all(controls.partition(":")[::2]):
+        raise ValueError(f"--controls {controls!r}: use builtin, none or <dataset>:<path>, e.g. xstest:./xstest_prompts.csv")
     items = load_items(suite)
     if controls and controls != "none" and not any(not i.harmful for i in items):
-        items += [i for i in load_items(controls) if not i.harmful]
+        try:
+            benign = [i for i in load_items(controls) if not i.harmful]
+        except ValueError as err:
+            raise ValueError(f"--controls: {err}") from None
+        if not benign:
+            raise ValueError(f"--controls {controls}: it has no benign items to measure over-refusal with; use builtin, a set with benign items, or none")
+        items += benign
     return items
 
 
