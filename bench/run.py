@@ -172,6 +172,7 @@ def _check_proxy_url(url: str) -> None:
 
 def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
     settings.validate()
+    settings.target.api_key()  # a missing key fails now, before --fresh deletes the run it would redo
     if settings.proxy_url:
         _check_proxy_url(settings.proxy_url)
     from bench.judges import build_judge
