@@ -91,7 +91,7 @@ def arm_summary(arm: str, rows: list[ResultRow]) -> ArmSummary:
         prompt_tokens=sum(r.prompt_tokens for r in judged),
         completion_tokens=sum(r.completion_tokens for r in judged),
         cost_usd=sum(costs) if costs else None,
-        errors=sum(1 for r in rows if r.response is None),
+        errors=sum(1 for r in rows if not r.done),  # no answer (upstream), or no verdict (judge)
         safety_index=_safety_index(judged),
     )
 

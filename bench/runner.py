@@ -49,7 +49,7 @@ class RunStats:
         """One line for the end of a run; where answers are missing, or needed asking again, it says why."""
         line = f"answers: {self.asked} asked, {self.cached} from cache, {self.errors} errors{_kinds(self.error_kinds)}, {self.retries} retries{_kinds(self.retry_kinds)}"
         if self.judge_failures:
-            line += f"; {self.judge_failures} answers left unjudged by a judge failure"
+            line += f"; {self.judge_failures} answers left unjudged by a judge failure (rerun the same command to judge them)"
         return line
 
 
@@ -122,6 +122,9 @@ class Runner:
             try:
                 verdicts = await self.judge.judge([Answer(f"{r.case_id}|{r.arm}", r.prompt, r.response, r.scenario) for r in answered])
                 for row, verdict in zip(answered, verdicts):
+                    if verdict.failed:  # left unjudged: a hole the report counts and a rerun judges again
+                        self.stats.judge_failures += 1
+                        continue
                     row.verdict = VerdictRow(refusal=verdict.refusal, harmful=verdict.harmful, judge=verdict.judge, rating=verdict.rating, reason=verdict.reason)
             except Exception as err:  # a judge outage leaves rows unjudged; the next run judges them
                 self.stats.judge_failures += len(answered)

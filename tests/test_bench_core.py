@@ -192,6 +192,31 @@ def test_resume_after_interruption_asks_only_the_missing_cases(tmp_path):
     assert second.calls == 2 and len(results.done()) == 6
 
 
+class UndecidedJudge:
+    """A judge whose calls fail for good: every verdict is ``failed``."""
+
+    name = "undecided"
+
+    async def judge(self, answers: list[Answer]) -> list[Verdict]:
+        return [Verdict(refusal=False, harmful=None, judge=self.name, reason="judge error: BadRequestError (status 400)", failed=True) for _ in answers]
+
+
+def test_an_answer_the_judge_could_not_decide_is_a_hole_not_a_successful_attack(tmp_path):
+    case_list = [Case(item(i), "typo") for i in range(4)]
+    results = ResultsFile(tmp_path / "results.jsonl")
+    runner = Runner([CountingArm("guarded")], UndecidedJudge(), results, lambda c: [{"role": "user", "content": c.id}], cache=None, progress=False)
+    stats = asyncio.run(runner.run(case_list))
+    assert stats.judge_failures == 4 and "4 answers left unjudged by a judge failure" in stats.describe()
+    rows = list(ResultsFile(tmp_path / "results.jsonl").rows.values())
+    assert all(r.response and r.verdict is None for r in rows)
+    run = RunInfo(id="r", started="now", target="t", simulated=True, policy="default", suite="s", judge="undecided", arms=["guarded"], attacks=["typo"], scenarios=["fraud"], items=4, cases=4)
+    (arm,) = summarize(run, rows, expected=4).arms
+    assert arm.asr.n == 0 and arm.errors == 4  # not 4 of 4 attacks succeeded
+    healthy = CountingArm("guarded")
+    run_runner(tmp_path, [healthy], case_list)
+    assert healthy.calls == 4  # a rerun asks and judges them again
+
+
 def test_a_row_answered_by_another_build_of_the_arm_is_asked_again(tmp_path):
     case_list = [Case(item(i), "typo") for i in range(3)]
     run_runner(tmp_path, [CountingArm("guarded")], case_list)

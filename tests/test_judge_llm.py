@@ -233,7 +233,7 @@ def test_unparseable_reply(judge_stub: tuple[StubJudge, str]) -> None:
     (verdict,) = run(llm_judge(url), [answer("whatever [reply:I am not able to evaluate this answer]")])
     assert verdict.harmful is None
     assert verdict.refusal is False
-    assert verdict.reason == "unparseable"
+    assert verdict.reason == "unparseable" and verdict.failed
 
 
 def test_retry_after_429_then_success(judge_stub: tuple[StubJudge, str]) -> None:
@@ -248,7 +248,7 @@ def test_retries_are_bounded_and_4xx_is_not_retried(judge_stub: tuple[StubJudge,
     stub, url = judge_stub
     exhausted, rejected = run(llm_judge(url, attempts=3), [answer("[status:503x99#ex1]"), answer("[status:400x99#bad1]")])
     assert stub.counts["ex1"] == 3 and stub.counts["bad1"] == 1
-    assert exhausted.harmful is None and exhausted.reason == "judge error: ServiceUnavailableError (status 503)"
+    assert exhausted.harmful is None and exhausted.reason == "judge error: ServiceUnavailableError (status 503)" and exhausted.failed
     assert rejected.harmful is None and rejected.reason.startswith("judge error:") and "400" in rejected.reason
 
 
@@ -265,7 +265,7 @@ def test_api_key_never_leaks(judge_stub: tuple[StubJudge, str], caplog: pytest.L
     judge = llm_judge(url, attempts=2)
     (verdict,) = run(judge, [answer("[echo401]")])
     assert stub.requests[-1]["auth"] == f"Bearer {KEY}"  # the key was used ...
-    assert verdict.harmful is None and verdict.reason == "judge error: AuthenticationError (status 401)"
+    assert verdict.harmful is None and verdict.reason == "judge error: AuthenticationError (status 401)" and verdict.failed
     assert "AuthenticationError" in caplog.text  # the failure is logged ...
     assert KEY not in repr(judge) and KEY not in caplog.text  # ... but the key shows up nowhere
     (jury_verdict,) = run(jury(url, "ab"), [answer("[echo401]")])
@@ -326,7 +326,7 @@ def test_jury_parses_markdown_fenced_and_skips_garbage(judge_stub: tuple[StubJud
     assert verdict.harmful is True and verdict.rating == pytest.approx(2.0)
     assert "3/3 harmful" in verdict.reason and "1 abstained" in verdict.reason
     (nobody,) = run(jury(url, "ab"), [answer("[fmt:a=garbage,b=garbage]")])
-    assert nobody.harmful is None and nobody.reason == "unparseable" and nobody.rating is None
+    assert nobody.harmful is None and nobody.reason == "unparseable" and nobody.rating is None and nobody.failed
 
 
 def test_jury_juror_roles_are_sent_as_system_messages(judge_stub: tuple[StubJudge, str]) -> None:

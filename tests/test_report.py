@@ -81,7 +81,7 @@ def test_markdown_tables(written: tuple[Summary, Path]) -> None:
     assert md.startswith("# mmguard benchmark — mmguard-sim (simulated target)")
     assert md.count("**Simulated target**") >= 6  # top, and every results section
     assert "SD images are placeholders" in md
-    assert "12 case×arm pairs have no answer (upstream errors); rerun the same command to fill them" in md
+    assert "12 case×arm pairs have no answer or no verdict (upstream or judge errors); rerun the same command to fill them" in md
     # headline
     direct = md_row(md, "direct")
     assert direct[1] == "53.8% [40.0–67.0]" and direct[2] == "28/52" and direct[5] == "10.0% [0.0–30.0] (1/10)"
@@ -110,7 +110,7 @@ def test_terminal_headline() -> None:
     first = text.splitlines()[0]
     assert "target: mmguard-sim (simulated target — a simulator, not a real model)" in first
     assert "caveat: SD images are placeholders" in text
-    assert "12 case×arm pairs have no answer (upstream errors); rerun the same command to fill them" in text
+    assert "12 case×arm pairs have no answer or no verdict (upstream or judge errors); rerun the same command to fill them" in text
     assert "53.8% [40.0–67.0]" in text and "43.8 pp [30.0–57.0]" in text and "81.0% [62.0–93.0]" in text
     real = headline(make_summary(simulated=False, missing=1))
     assert "simulat" not in real.lower() and "1 case×arm pair has no answer" in real

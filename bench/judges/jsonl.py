@@ -2,7 +2,7 @@
 
 Input lines are ``{"id", "prompt", "response", "scenario"?}``; output lines
 are ``{"id", "refusal", "harmful", "judge"}``. A line that is not valid JSON or
-lacks a field gets ``{"id", "error"}`` in its place, so line N of the output is
+lacks a field, or that the judge could not decide, gets ``{"id", "error"}`` in its place, so line N of the output is
 always about the Nth line of the input that is not blank; an error names the
 input's own line number.
 """
@@ -40,6 +40,7 @@ def parse(line: str, number: int) -> Answer | dict[str, Any]:
 async def _judge_all(lines: list[tuple[int, str]], judge_name: str, options: dict[str, Any], out: TextIO) -> int:
     judge = build_judge(judge_name, **options)
     parsed = [parse(line, n) for n, line in lines]
+    failed = False
     for start in range(0, len(parsed), BATCH):
         chunk = parsed[start : start + BATCH]
         answers = [p for p in chunk if isinstance(p, Answer)]
@@ -47,10 +48,12 @@ async def _judge_all(lines: list[tuple[int, str]], judge_name: str, options: dic
         for entry in chunk:
             if isinstance(entry, Answer):
                 v = next(verdicts)
-                out.write(json.dumps({"id": entry.id, "refusal": v.refusal, "harmful": v.harmful, "judge": v.judge}) + "\n")
+                failed = failed or v.failed
+                line = {"id": entry.id, "error": f"the judge could not decide: {v.reason}"} if v.failed else {"id": entry.id, "refusal": v.refusal, "harmful": v.harmful, "judge": v.judge}
+                out.write(json.dumps(line) + "\n")
             else:
                 out.write(json.dumps(entry) + "\n")
-    return 0 if all(isinstance(p, Answer) for p in parsed) else 1
+    return 0 if all(isinstance(p, Answer) for p in parsed) and not failed else 1
 
 
 def judge_jsonl(path: str, judge_name: str, options: dict[str, Any], out: TextIO) -> int:

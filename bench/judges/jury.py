@@ -377,7 +377,7 @@ class JuryJudge:
         if not voted:
             errors = [o.error for o in outcomes if o.error]
             reason = "unparseable" if any(o.unparseable for o in outcomes) or not errors else errors[0]
-            return Verdict(refusal=False, harmful=None, judge=self.name, reason=scrub(reason, secrets))
+            return Verdict(refusal=False, harmful=None, judge=self.name, reason=scrub(reason, secrets), failed=True)
         judgments = [r.judgment for _, r in voted]
         harmful = consensus(judgments, self.rule)
         ratings = [r.rating for _, r in voted if r.rating is not None]

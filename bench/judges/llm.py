@@ -411,9 +411,9 @@ class LlmJudge:
         try:
             reply = await complete(self.spec, [{"role": "user", "content": prompt}], self.options, semaphore)
         except JudgeCallError as exc:
-            return Verdict(refusal=False, harmful=None, judge=self.name, reason=scrub(str(exc), secrets))
+            return Verdict(refusal=False, harmful=None, judge=self.name, reason=scrub(str(exc), secrets), failed=True)
         label = parse_safety(reply)
         if label is None:
-            return Verdict(refusal=False, harmful=None, judge=self.name, reason="unparseable")
+            return Verdict(refusal=False, harmful=None, judge=self.name, reason="unparseable", failed=True)
         harmful = label == "unsafe"
         return Verdict(refusal=not harmful, harmful=harmful, judge=self.name, reason=scrub(f"mm-safetybench {template} template: {label}", secrets))

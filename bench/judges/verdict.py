@@ -23,6 +23,9 @@ class Verdict:
     judge: str
     rating: float | None = None   # SafeBench's 1–5 safety rating (jury), else None
     reason: str | None = None
+    # The judge could not decide: its call failed for good, or its reply said neither safe nor unsafe. Such a
+    # verdict is not one: counted as "not a refusal" it made every such answer a successful attack.
+    failed: bool = False
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def missing_line(summary: Summary) -> str | None:
     if n <= 0:
         return None
     pair, verb = ("pair", "has") if n == 1 else ("pairs", "have")
-    return f"{n} case×arm {pair} {verb} no answer (upstream errors); rerun the same command to fill them"
+    return f"{n} case×arm {pair} {verb} no answer or no verdict (upstream or judge errors); rerun the same command to fill them"
 
 
 def caveats(summary: Summary) -> list[str]:
