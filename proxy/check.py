@@ -99,7 +99,8 @@ def _line_error(number: int, err: ValidationError | json.JSONDecodeError) -> str
 
 
 async def check_jsonl(guard: Guard, policy: Policy, lines: Iterable[str], out: TextIO, base: Path) -> int:
-    count = 0
+    """Decisions line by line; how many lines could not be decided (their error lines say why)."""
+    failed = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -112,8 +113,8 @@ async def check_jsonl(guard: Guard, policy: Policy, lines: Iterable[str], out: T
             result = {"id": number if row.id is None else row.id, **await check_one(guard, policy, row.text, images)}
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
         out.flush()
-        count += 1
-    return count
+        failed += result["action"] == "error"
+    return failed
 
 
 def run(policy: Policy, text: str, images: list[str], jsonl: str | None, as_json: bool, out: TextIO = sys.stdout) -> int:
@@ -125,8 +126,8 @@ def run(policy: Policy, text: str, images: list[str], jsonl: str | None, as_json
             if jsonl:
                 source = sys.stdin if jsonl == "-" else open(jsonl)
                 with source:
-                    await check_jsonl(guard, policy, source, out, Path(jsonl).parent if jsonl != "-" else Path.cwd())
-                return 0
+                    failed = await check_jsonl(guard, policy, source, out, Path(jsonl).parent if jsonl != "-" else Path.cwd())
+                return 1 if failed else 0  # as judge --jsonl: some line could not be decided
             result = await check_one(guard, policy, text, images)
             if as_json:
                 out.write(json.dumps(result, ensure_ascii=False) + "\n")

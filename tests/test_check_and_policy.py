@@ -42,7 +42,7 @@ def test_check_jsonl_answers_every_line_in_order(images):
     batch = images / "batch.jsonl"
     batch.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     result = mmguard("check", "--jsonl", str(batch))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # every line answered, but one could not be decided
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert [o["id"] for o in out] == ["attack", "bread", "text-only", "missing"]
     assert [o["action"] for o in out] == ["block", "allow", "allow", "error"]
