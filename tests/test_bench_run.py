@@ -51,6 +51,7 @@ def test_bench_on_the_simulated_target_reports_the_drop_and_resumes(tmp_path):
     again = io.StringIO()
     run_bench(small(tmp_path, arms=("direct", "safety_prompt_only", "guarded")), again)
     assert "answers: 0 asked" in again.getvalue()  # same settings, same run folder: nothing left to ask
+    assert "resuming: 24 of 24 answers are judged already" in again.getvalue() and "resuming" not in out.getvalue()
 
 
 def test_a_real_openai_compatible_target_is_reached_through_litellm_around_and_through_the_proxy(tmp_path, stub):
