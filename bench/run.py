@@ -197,7 +197,8 @@ def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
         return attack_registry.messages(case, scenes, settings.seed)
 
     out.write(f"mmguard bench: {len(all_cases)} cases ({len(items)} items x {len(settings.attacks)} attacks) x {len(settings.arms)} arms -> {run_dir}\n")
-    kept = sum(1 for key in results.done() if key[1] in settings.arms and key[0] in {c.id for c in all_cases})
+    wanted = {(c.id, a) for c in all_cases for a in settings.arms}
+    kept = len(wanted & results.done().keys())
     if kept:
         out.write(f"mmguard bench: resuming: {kept} of {len(all_cases) * len(settings.arms)} answers are judged already (those of another guard build are asked again; --fresh starts over)\n")
 
@@ -216,7 +217,6 @@ def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
     stats = asyncio.run(go())
     if cache:
         cache.close()
-    wanted = {(c.id, a) for c in all_cases for a in settings.arms}
     rows = [r for key, r in results.rows.items() if key in wanted]
     run = RunInfo(
         id=run_dir.name,
