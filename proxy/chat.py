@@ -13,6 +13,7 @@ the decision log once the last byte is out.
 
 from __future__ import annotations
 
+import json
 from typing import Any, AsyncGenerator, AsyncIterator
 
 from fastapi import Request
@@ -47,6 +48,18 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _name_the_route(body: bytes, runtime: Runtime, token: str | None, exchange: Exchange) -> None:
+    """A request refused as malformed still counts under the configured model it named, when it named one,
+    so a client sending bad requests shows on its own route's error panel, not under ``unknown``."""
+    try:
+        model = json.loads(body).get("model")
+    except (ValueError, AttributeError):  # not JSON, or not an object
+        return
+    route = runtime.config.route(model) if isinstance(model, str) else None
+    if route is not None:
+        exchange.model, exchange.policy = route.model_name, runtime.policy_for(route, token.encode() if token else None).name
+
+
 def decision_headers(outcome: GuardOutcome, request_id: str, timing: Timing) -> dict[str, str]:
     """What the guard did, for the client and for log pipelines; ids and numbers only, never content."""
     headers = {
@@ -74,11 +87,16 @@ async def chat_completions(request: Request) -> Any:
 
     authorization = request.headers.get("authorization")
     check_key(authorization, runtime.api_keys)
-    chat = parse_chat_request(await read_body(request, runtime.config.server.max_body_bytes))
+    token = bearer_token(authorization)
+    body = await read_body(request, runtime.config.server.max_body_bytes)
+    try:
+        chat = parse_chat_request(body)
+    except ProxyError:
+        _name_the_route(body, runtime, token, exchange)
+        raise
     route = runtime.config.route(chat.model)
     if route is None:
         raise unknown_model(chat.model)
-    token = bearer_token(authorization)
     policy = runtime.policy_for(route, token.encode() if token else None)
     exchange.routed(chat, route.model_name, policy.name)
     guard: Guard = request.app.state.guard

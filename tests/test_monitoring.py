@@ -165,6 +165,9 @@ def test_metrics_count_every_kind_of_outcome(monitored):
         client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=f"{url}/v1", api_key="wrong", max_retries=0).chat.completions.create(model="mon-echo", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.BadRequestError):  # malformed, but it names its route: counted there
+        image = {"type": "image_url", "image_url": {"url": to_data_url(attack)}}
+        client.chat.completions.create(model="mon-401", messages=[{"role": "system", "content": [image]}, {"role": "user", "content": "hi"}])  # type: ignore[list-item]
 
     after = settled(url)
     d = partial(delta, before, after)
@@ -174,6 +177,7 @@ def test_metrics_count_every_kind_of_outcome(monitored):
     assert d("mmguard_requests_total", model="mon-echo", policy="default", decision="error") == 0
     assert d("mmguard_requests_total", model="mon-429", policy="default", decision="error") == 1
     assert d("mmguard_requests_total", model="mon-stream-break", policy="default", decision="error") == 1
+    assert d("mmguard_requests_total", model="mon-401", policy="default", decision="error") == 1
     assert d("mmguard_requests_total", model="unknown", policy="none", decision="error") == 2  # unknown model, bad key
     assert d("mmguard_errors_total", kind="upstream_rate_limit") == 1
     assert d("mmguard_errors_total", kind="upstream_error") == 1  # the stream's error event
@@ -193,8 +197,8 @@ def test_metrics_count_every_kind_of_outcome(monitored):
     assert d("mmguard_proxy_overhead_seconds_count") == 8  # every response with decision headers
     assert d("mmguard_guard_stage_seconds_sum", stage="total") > 0
 
-    lines = log_lines(log, lines_before + 11)[lines_before:]
-    assert len(lines) == 11  # one per request
+    lines = log_lines(log, lines_before + 12)[lines_before:]
+    assert len(lines) == 12  # one per request
     flags: Counter[tuple[str, str, str]] = Counter()
     for line in lines:
         for f in line["findings"]:
