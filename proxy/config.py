@@ -133,6 +133,7 @@ class ProxyConfig(BaseModel):
     key_policies: list[KeyPolicy] = Field(default_factory=list, description="Per-key policies; they win over the model's and the default.")
     model_list: list[ModelRoute] = Field(min_length=1)
     source: str = Field("<memory>", exclude=True, description="Where this config was read from, for error messages.")
+    policy_set_by: str = Field("policy", exclude=True, description="What chose the default policy, for error messages: the key, or $MMGUARD_POLICY.")
 
     @field_validator("model_list")
     @classmethod
@@ -235,6 +236,8 @@ def parse_config(raw: Any, source: str, environ: Mapping[str, str] | None = None
     except ValidationError as err:
         raise ConfigError(_format_validation_error(source, err)) from None
     config.source = source
+    if environ.get("MMGUARD_POLICY"):
+        config.policy_set_by = "$MMGUARD_POLICY"
     return config
 
 

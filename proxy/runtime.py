@@ -38,15 +38,16 @@ class Runtime:
                 continue
             try:
                 store.load(ref)
-            except PolicyError as err:  # the config's key that named it, then the policy's own file, key and reason
-                raise PolicyError(f"{config.source}: {key}: {err}") from None
+            except PolicyError as err:  # what named it (a key of the config, or the environment), then the policy's own file, key and reason
+                where = key if key.startswith("$") else f"{config.source}: {key}"
+                raise PolicyError(f"{where}: {err}") from None
             loaded.add(ref)
         return runtime
 
     def policy_keys(self) -> list[tuple[str, str]]:
         """Every policy the config can select, with the config key that names it."""
         return [
-            ("policy", self.config.policy),
+            (self.config.policy_set_by, self.config.policy),
             *((f"model_list.{i}.policy", r.policy) for i, r in enumerate(self.config.model_list) if r.policy),
             *((f"key_policies.{i}.policy", ref) for i, (_, ref) in enumerate(self.key_policies)),
         ]

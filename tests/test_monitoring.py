@@ -411,6 +411,19 @@ def test_a_bad_policy_stops_start_up_naming_the_config_key_and_the_policy_key(st
     assert "scenarios.fraud.threshold" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_bad_policy_named_by_the_environment_is_blamed_on_the_environment(stub, tmp_path):
+    from proxy.config import parse_config
+    from proxy.policy import PolicyError
+    from proxy.runtime import Runtime
+
+    bad = tmp_path / "mypolicy.yaml"
+    bad.write_text(yaml.safe_dump({"name": "mine", "scenarios": {"fraud": {"threshold": 2}}}))
+    config = parse_config({"model_list": [route("echo", stub.url, "echo")]}, "mmguard.yaml", {"MMGUARD_POLICY": str(bad), "TEST_UPSTREAM_KEY": UPSTREAM_KEY})
+    with pytest.raises(PolicyError) as info:
+        Runtime.build(config)
+    assert str(info.value).startswith(f"$MMGUARD_POLICY: {bad}: invalid policy")  # not "mmguard.yaml: policy:", which the file never said
+
+
 def test_two_workers_share_their_metrics(stub, tmp_path):
     """``mmguard serve --workers 2`` makes a metrics folder for its workers, any worker answers a scrape with
     every worker's counts, and the folder is gone when the server stops."""
