@@ -96,7 +96,8 @@ The sets (``--set``):
   fitness trackers): 163 look-alikes, 38 lines of ordinary text, 78
   contrasts, 192 attacks, 58 professional-advice requests; 71 of their 600
   lines were dropped by the same filter (also against ``fresh20``).
-  Committed unscored, for the next judgement.
+  Committed unscored, to judge the classifier retrained with the lines in
+  ``proxy/classifier/candidates/`` (proxy/classifier/HISTORY.md).
 
 Sets written apart join the labelled set once newer sets can judge the
 classifier that learns from them. The nine sets before ``fresh9``
