@@ -48,7 +48,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _name_the_route(body: bytes, runtime: Runtime, token: str | None, exchange: Exchange) -> None:
+def _name_the_route(body: bytes, runtime: Runtime, key: bytes | None, exchange: Exchange) -> None:
     """A request refused as malformed still counts under the configured model it named, when it named one,
     so a client sending bad requests shows on its own route's error panel, not under ``unknown``."""
     try:
@@ -57,7 +57,7 @@ def _name_the_route(body: bytes, runtime: Runtime, token: str | None, exchange: 
         return
     route = runtime.config.route(model) if isinstance(model, str) else None
     if route is not None:
-        exchange.model, exchange.policy = route.model_name, runtime.policy_for(route, token.encode() if token else None).name
+        exchange.model, exchange.policy = route.model_name, runtime.policy_for(route, key).name
 
 
 def decision_headers(outcome: GuardOutcome, request_id: str, timing: Timing) -> dict[str, str]:
@@ -88,16 +88,17 @@ async def chat_completions(request: Request) -> Any:
     authorization = request.headers.get("authorization")
     check_key(authorization, runtime.api_keys)
     token = bearer_token(authorization)
+    key = token.encode() if token else None
     body = await read_body(request, runtime.config.server.max_body_bytes)
     try:
         chat = parse_chat_request(body)
     except ProxyError:
-        _name_the_route(body, runtime, token, exchange)
+        _name_the_route(body, runtime, key, exchange)
         raise
     route = runtime.config.route(chat.model)
     if route is None:
         raise unknown_model(chat.model)
-    policy = runtime.policy_for(route, token.encode() if token else None)
+    policy = runtime.policy_for(route, key)
     exchange.routed(chat, route.model_name, policy.name)
     guard: Guard = request.app.state.guard
     outcome = exchange.outcome = await guard.inspect(chat, policy, route.safety_prompt_placement)

@@ -35,7 +35,7 @@ from typing import Any
 from proxy.classifier import Classifier, Input, Joined, Neighbour, Scores, build_classifier, normalize
 from proxy.errors import ProxyError
 from proxy.intake import ImageIntake, LoadedImage, image_refs
-from proxy.ocr import OcrEngine, OcrResult
+from proxy.ocr import APOSTROPHES, OcrEngine, OcrResult
 from proxy.policy import SEVERITY, Action, Policy, Source
 from proxy.request import ChatRequest
 from proxy.safety_prompt import Placement, apply_safety_prompt
@@ -107,8 +107,8 @@ def inputs(policy: Policy, text: str, image_text: str) -> dict[Source, Input]:
     return {s: t for s, t in candidates.items() if t and s in policy.sources}
 
 
-#: Typographic apostrophes as a plain one: tesseract reads a typed ' as ’, and rules are written with '.
-_PLAIN_APOSTROPHES = str.maketrans(dict.fromkeys("’‘ʼ", "'"))
+#: Every apostrophe tesseract returns as a plain one: it reads a typed ' as ’, and rules are written with '.
+_PLAIN_APOSTROPHES = str.maketrans(dict.fromkeys(APOSTROPHES, "'"))
 
 
 def rule_findings(policy: Policy, texts: dict[Source, Input]) -> list[Finding]:
