@@ -35,10 +35,13 @@ class ImagePart(BaseModel):
     image_url: ImageURL
 
 
-#: The content parts of OpenAI's API besides text and images. The guard does not read them; they pass on as
-#: they are. Any other type (a vendor's ``video_url``, say) is refused: it could carry what an image carries,
-#: and the guard would never see it.
+#: The content parts of OpenAI's API besides text and images. The guard does not read them: a policy refuses
+#: or passes them (``limits.unread_parts``). Any other type (a vendor's ``video_url``, say) is refused: it
+#: could carry what an image carries, and the guard would never see it.
 OTHER_PART_TYPES = ("input_audio", "file", "refusal")
+
+#: Roles whose messages OpenAI's API refuses without content; only an assistant's (calling tools) may lack it.
+CONTENT_REQUIRED = frozenset({"system", "developer", "user", "tool"})
 
 
 def _known_part_type(value: str) -> str:
@@ -48,7 +51,7 @@ def _known_part_type(value: str) -> str:
 
 
 class OtherPart(BaseModel):
-    """Parts the guard does not read (input_audio, file, refusal): passed on as they are."""
+    """Parts the guard does not read (input_audio, file, refusal): passed on as they are, when the policy allows."""
 
     model_config = ConfigDict(extra="allow")
     type: Annotated[str, AfterValidator(_known_part_type), Field(json_schema_extra={"enum": list(OTHER_PART_TYPES)})]
@@ -176,8 +179,16 @@ def parse_chat_request(body: bytes) -> ChatRequest:
         param = _param_path(first["loc"])
         message = first["msg"].removeprefix("Value error, ")  # a validator's own words need no pydantic label
         raise bad_request(f"Invalid request: {param or 'body'}: {message}", code="invalid_request", param=param or None) from None
+    _content_where_required(request)
     _images_only_from_users(request)
     return request
+
+
+def _content_where_required(request: ChatRequest) -> None:
+    """OpenAI's API refuses such a message; refused here, the error names it, where an upstream's would not."""
+    for i, message in enumerate(request.messages):
+        if message.content is None and message.role in CONTENT_REQUIRED:
+            raise bad_request(f"Invalid request: messages[{i}].content: a message with role '{message.role}' needs content", code="invalid_request", param=f"messages[{i}].content")
 
 
 def _images_only_from_users(request: ChatRequest) -> None:

@@ -49,6 +49,8 @@ def test_json_that_is_not_an_object_is_400(proxy_url):
         ({"model": "echo", "messages": MSG, "stream_options": 5}, "stream_options"),
         ({"model": "echo", "messages": MSG, "temperature": "hot"}, "temperature"),
         ({"model": "echo", "messages": MSG, "stop": [1, 2]}, "stop[0]"),
+        ({"model": "echo", "messages": [{"role": "user"}]}, "messages[0].content"),
+        ({"model": "echo", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": None}]}, "messages[1].content"),
     ],
 )
 def test_schema_errors_are_400_and_name_the_param(proxy_url, body, param):
