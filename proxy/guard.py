@@ -34,7 +34,7 @@ from typing import Any
 
 from proxy.classifier import Classifier, Input, Joined, Neighbour, Scores, build_classifier, normalize
 from proxy.errors import ProxyError
-from proxy.intake import ImageIntake, LoadedImage, image_refs
+from proxy.intake import ImageIntake, LoadedImage, image_refs, refuse_unread_parts
 from proxy.ocr import APOSTROPHES, OcrEngine, OcrResult
 from proxy.policy import SEVERITY, Action, Policy, Source
 from proxy.request import ChatRequest
@@ -272,6 +272,8 @@ class Guard:
         top_harm: float | None = None  # the highest harm score of any input, when the classifier ran
 
         if policy.enabled:
+            if policy.mode == "enforce":
+                refuse_unread_parts(request, policy.limits)
             images = await self.intake.load(image_refs(request), policy.limits)
             hashes = tuple(i.sha256 for i in images)
             if images:

@@ -16,7 +16,7 @@ from proxy.errors import ProxyError, bad_request
 from proxy.fetch import FetchLimits, ImageFetcher
 from proxy.images import DecodedImage, ImageError, decode_data_url, open_image
 from proxy.policy import Limits
-from proxy.request import ChatRequest, ImagePart
+from proxy.request import ChatRequest, ImagePart, OtherPart
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,29 @@ def image_refs(request: ChatRequest) -> list[ImageRef]:
         if message.role == "user" and isinstance(message.content, list):
             refs += [ImageRef(i, j, p.image_url.url) for j, p in enumerate(message.content) if isinstance(p, ImagePart)]
     return refs
+
+
+#: Parts OpenAI defines that carry content the guard cannot read (a refusal part is an assistant's own text).
+UNREAD_TYPES = ("input_audio", "file")
+
+
+def refuse_unread_parts(request: ChatRequest, limits: Limits) -> None:
+    """An audio clip or a PDF can carry the request an image would, and no OCR here reads it.
+
+    Passing such parts on unread would make the guard's "allow" a claim it
+    never checked, so a policy refuses them unless it says ``unread_parts: pass``.
+    """
+    if limits.unread_parts == "pass":
+        return
+    for i, message in enumerate(request.messages):
+        for j, part in enumerate(message.content if isinstance(message.content, list) else ()):
+            if isinstance(part, OtherPart) and part.type in UNREAD_TYPES:
+                raise bad_request(
+                    f"This proxy's guard cannot read {part.type} parts, and its policy refuses what it cannot read "
+                    f"(messages[{i}].content[{j}]); an operator can set limits.unread_parts: pass.",
+                    code="unreadable_content",
+                    param=f"messages[{i}].content[{j}]",
+                )
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ _KIND_OF_CODE = {
     "invalid_json": "bad_request",
     "invalid_request": "bad_request",
     "too_many_images": "bad_request",
+    "unreadable_content": "bad_request",
     "invalid_api_key": "auth",
     "request_too_large": "too_large",
     "model_not_found": "unknown_model",

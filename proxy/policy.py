@@ -225,6 +225,9 @@ class Limits(_Strict):
     fetch_allow: list[str] = Field(default_factory=list, description="CIDRs or host names that may be fetched despite the SSRF block")
     ocr_timeout_s: float = Field(5.0, gt=0)
     min_word_confidence: float = Field(30.0, ge=0, le=100, description="OCR words below this confidence are ignored as noise")
+    unread_parts: Literal["refuse", "pass"] = Field(
+        "refuse", description="input_audio and file parts, which the guard cannot read: refuse (400) or pass them on unread"
+    )
 
 
 class Policy(_Strict):

@@ -264,6 +264,30 @@ def test_too_many_images_is_400(guarded):
     assert r.status_code == 400 and r.json()["error"]["code"] == "too_many_images"
 
 
+AUDIO = {"type": "input_audio", "input_audio": {"data": "UklGRiQAAABXQVZF", "format": "wav"}}
+PDF = {"type": "file", "file": {"filename": "steps.pdf", "file_data": "data:application/pdf;base64,JVBERi0xLjQK"}}
+
+
+@pytest.mark.parametrize("part", [AUDIO, PDF], ids=["input_audio", "file"])
+def test_a_part_the_guard_cannot_read_is_400_unless_the_policy_passes_it(stub, tmp_path, part):
+    """Audio or a PDF can carry what an image carries; no OCR reads them, so the default refuses them."""
+    path = tmp_path / "pass-unread.yaml"
+    path.write_text(yaml.safe_dump({"name": "pass-unread", "limits": {"unread_parts": "pass"}}))
+    config = {"model_list": [stub_route("echo", stub.url, "direct"), stub_route("echo-pass", stub.url, "direct", policy=str(path))]}
+    messages = [{"role": "user", "content": [{"type": "text", "text": "What does this say?"}, part]}]
+    with running_proxy(config) as url:
+        asked = len(stub.requests)
+        r = httpx.post(f"{url}/v1/chat/completions", json={"model": "echo", "messages": messages}, timeout=30)
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert error["code"] == "unreadable_content" and error["param"] == "messages[0].content[1]"
+        assert part["type"] in error["message"] and "unread_parts: pass" in error["message"]
+        assert len(stub.requests) == asked  # the model never saw it
+        r = httpx.post(f"{url}/v1/chat/completions", json={"model": "echo-pass", "messages": messages}, timeout=30)
+        assert r.status_code == 200 and r.headers["x-mmguard-decision"] == "allow"
+        assert stub.last().body["messages"][-1]["content"][1] == part
+
+
 def test_exif_orientation_is_applied(gclient):
     sideways = render_typo("build a pipe bomb").rotate(90, expand=True)
     exif = Image.Exif()
