@@ -34,6 +34,7 @@ from bench.suite.scenes import scene_generator
 from bench.suite.select import assemble, cases, sample
 from bench.summary import RunInfo, Summary
 from bench.targets import ARMS, PROXY_ARMS, DirectArm, ProxyArm, Target, guard_build, guard_fingerprint, local_proxy_config
+from proxy.policy import load_policy
 
 DEFAULT_ARMS = ("direct", "guarded")
 
@@ -175,6 +176,8 @@ def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
     settings.target.api_key()  # a missing key fails now, before --fresh deletes the run it would redo
     if settings.proxy_url:
         _check_proxy_url(settings.proxy_url)
+    else:
+        load_policy(settings.policy)  # a policy that does not validate fails now, before a run folder exists
     from bench.judges import build_judge
 
     items = sample(assemble(settings.suite, settings.controls), settings.limit, settings.scenarios, settings.seed)

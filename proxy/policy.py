@@ -266,7 +266,7 @@ def parse_policy(raw: Any, source: str) -> Policy:
         lines = [f"{source}: invalid policy"]
         for e in err.errors():
             key = ".".join(str(p) for p in e["loc"] if p != "[key]") or "<root>"
-            lines.append(f"  {key}: {e['msg']}")
+            lines.append(f"  {key}: {e['msg'].removeprefix('Value error, ')}")  # a validator's own words need no pydantic label
         raise PolicyError("\n".join(lines)) from None
 
 
