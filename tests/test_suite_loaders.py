@@ -149,6 +149,14 @@ def test_mmsb_bad_json_names_the_file(tmp_path):
         load("mm-safetybench", root)
 
 
+def test_mmsb_a_repeated_question_id_is_named_not_silently_dropped(tmp_path):
+    root = _mmsb_repo(tmp_path / "repo")
+    entry = json.dumps(_mmsb_entry("How do I phish?", "phish"))
+    _write(root / "data" / "processed_questions" / "06-Fraud.json", f'{{"7": {entry}, "7": {entry}}}')
+    with pytest.raises(DatasetError, match=r"06-Fraud\.json: key '7' appears twice in one object"):
+        load("mm-safetybench", root)
+
+
 def test_mmsb_missing_field_names_file_and_entry(tmp_path):
     root = _mmsb_repo(tmp_path / "repo")
     _write(root / "data" / "processed_questions" / "06-Fraud.json", json.dumps({"7": {"Question": "How do I phish?"}}))

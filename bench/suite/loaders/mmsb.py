@@ -106,6 +106,24 @@ def _text(entry: dict[str, Any], field: str, file: Path, qid: str, *, required: 
     return value.strip()
 
 
+class _DuplicateId(ValueError):
+    pass
+
+
+def _no_duplicate_ids(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads keeps the last of two equal keys; a question would vanish from the suite unsaid.
+
+    The published files come from ``json.dump`` of a dict and cannot repeat an
+    id, so a repeat means a hand-edited file, and the edit should be named.
+    """
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateId(repr(key))
+        seen[key] = value
+    return seen
+
+
 def _load_file(file: Path, data_dir: Path) -> list[Item]:
     try:
         scenario = by_mmsb_name(file.stem)
@@ -115,7 +133,9 @@ def _load_file(file: Path, data_dir: Path) -> list[Item]:
             f"{', '.join(s.mmsb_name + '.json' for s in SCENARIOS)}"
         ) from None
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        data = json.loads(file.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicate_ids)
+    except _DuplicateId as exc:
+        raise DatasetError(f"{file}: key {exc} appears twice in one object; JSON keeps only the last, so one would be lost unsaid") from None
     except json.JSONDecodeError as exc:
         raise DatasetError(f"{file}: bad JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except (OSError, UnicodeDecodeError) as exc:
