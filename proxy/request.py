@@ -68,8 +68,15 @@ ContentPart = Annotated[
 ]
 
 
+#: ``_content_where_required`` in JSON Schema, so the OpenAPI description (and schemathesis) holds the same rule.
+_CONTENT_RULE = {
+    "if": {"properties": {"role": {"enum": sorted(CONTENT_REQUIRED)}}},
+    "then": {"required": ["content"], "properties": {"content": {"not": {"type": "null"}}}},
+}
+
+
 class Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_CONTENT_RULE)
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None

@@ -35,7 +35,7 @@ from tests.conftest import UPSTREAM_KEY, proxy_config, running_proxy
 #: Routes whose upstream answers; the fail-* and slow routes are 5xx by design (tests/test_proxy_errors.py).
 HEALTHY_MODELS = ("echo", "echo-system", "echo-unguarded", "stream-break", "sim", "sim-unguarded", "sim-safety-prompt")
 #: Why a body the schema accepts may still be a 400: what a JSON schema cannot see.
-SEMANTIC_400 = {"invalid_image", "too_many_images", "content_policy_violation", "upstream_bad_request"}
+SEMANTIC_400 = {"invalid_image", "too_many_images", "unreadable_content", "content_policy_violation", "upstream_bad_request"}
 
 
 def fuzz_config(upstream_url: str, policy_path: str) -> dict[str, Any]:
