@@ -53,7 +53,7 @@ def _name_the_route(body: bytes, runtime: Runtime, key: bytes | None, exchange: 
     so a client sending bad requests shows on its own route's error panel, not under ``unknown``."""
     try:
         model = json.loads(body).get("model")
-    except (ValueError, AttributeError):  # not JSON, or not an object
+    except (ValueError, AttributeError, RecursionError):  # not JSON, not an object, or nested past the parser
         return
     route = runtime.config.route(model) if isinstance(model, str) else None
     if route is not None:

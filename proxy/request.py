@@ -170,12 +170,36 @@ def _param_path(loc: tuple) -> str:
     return out
 
 
+#: Deeper than any chat request (a tool's JSON schema nests a few dozen levels at most). Python's parser
+#: recurses once per level and, at about a thousand, raised RecursionError: the client got a 500 to retry.
+MAX_JSON_DEPTH = 128
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and objects, walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def _too_deep() -> Exception:
+    return bad_request(f"Request body nests JSON deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json")
+
+
 def parse_chat_request(body: bytes) -> ChatRequest:
     """Bytes from the wire to a validated request, or a 400 that names the bad parameter."""
     try:
         raw = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise bad_request(f"Request body is not valid JSON: {err}", code="invalid_json") from None
+    except RecursionError:
+        raise _too_deep() from None
+    if _depth(raw) > MAX_JSON_DEPTH:
+        raise _too_deep()
     if not isinstance(raw, dict):
         raise bad_request("Request body must be a JSON object.", code="invalid_json")
     try:

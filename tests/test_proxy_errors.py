@@ -30,6 +30,14 @@ def test_malformed_json_is_400(proxy_url):
     assert_openai_error(post(proxy_url, content=b"{not json", headers={"content-type": "application/json"}), 400, "invalid_json")
 
 
+@pytest.mark.parametrize("depth", [200, 5000])
+def test_json_nested_past_the_limit_is_400_not_a_500(proxy_url, depth):
+    """Python's parser recursed once per level; about a thousand levels raised RecursionError, a 500."""
+    body = b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}], "x": ' + b"[" * depth + b"]" * depth + b"}"
+    error = assert_openai_error(post(proxy_url, content=body, headers={"content-type": "application/json"}), 400, "invalid_json")
+    assert "deeper than 128 levels" in error["message"]
+
+
 def test_json_that_is_not_an_object_is_400(proxy_url):
     assert_openai_error(post(proxy_url, json=[1, 2]), 400, "invalid_json")
 
