@@ -45,6 +45,20 @@ def _warm_up(guard: Guard, runtime: Runtime) -> None:
                 log.error("classifier of policy %s failed its warm-up: %s", policy.name, type(err).__name__)
 
 
+async def _watch_policies(runtime: Runtime, interval_s: float = 1.0) -> None:
+    """Pick up changed policy files on a clock, not at the next request.
+
+    Requests also reload (``PolicyStore.get``), but an operator who saves a
+    broken file in a quiet hour should read the error in the log at once.
+    """
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.to_thread(runtime.refresh_policies)
+        except Exception as err:  # the watcher must outlive any one bad check
+            log.error("policy check failed: %s", type(err).__name__)
+
+
 def create_app(config: ProxyConfig) -> FastAPI:
     runtime = Runtime.build(config)
     decisions = DecisionLog(config.logging.decision_log, runtime.secrets) if config.logging.decision_log.enabled else None
@@ -60,8 +74,10 @@ def create_app(config: ProxyConfig) -> FastAPI:
         gc.collect()
         gc.freeze()
         app.state.ready = True
+        watcher = asyncio.create_task(_watch_policies(runtime))
         yield
         app.state.ready = False
+        watcher.cancel()
         await app.state.upstream.aclose()
         await app.state.guard.aclose()
         if decisions is not None:

@@ -56,6 +56,11 @@ class Runtime:
         """Every policy the config can select."""
         return {ref for _, ref in self.policy_keys()}
 
+    def refresh_policies(self) -> None:
+        """Check every policy file for a change now (each at most once per the store's interval)."""
+        for ref in self.policy_refs():
+            self.store.get(ref)
+
     def policy_ref(self, route: ModelRoute, token: bytes | None) -> str:
         """The key's policy, else the model's, else the default."""
         if token:

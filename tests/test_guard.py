@@ -318,6 +318,24 @@ def test_hot_reload_picks_up_a_changed_policy(stub, tmp_path):
         assert client.chat.completions.with_raw_response.create(model="echo", messages=messages).headers["x-mmguard-policy"] == "live-2"
 
 
+def test_a_changed_policy_file_is_checked_without_waiting_for_a_request(stub, tmp_path, caplog):
+    """An operator who saves a broken policy in a quiet hour reads the error at once, not at the next request."""
+    path = tmp_path / "quiet.yaml"
+    path.write_text(yaml.safe_dump({"name": "quiet"}))
+    config = {"model_list": [stub_route("echo", stub.url, "direct", policy=str(path))]}
+    with running_proxy(config) as url, caplog.at_level("WARNING", logger="mmguard.policy"):
+        path.write_text("name: quiet\nscenarios: {fraud: {threshold: 2.5}}\n")
+        deadline = time.monotonic() + 5
+        while "is invalid" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "policy file changed but is invalid" in caplog.text and "scenarios.fraud.threshold" in caplog.text
+        path.write_text(yaml.safe_dump({"name": "quiet-2"}))
+        while "reloaded" not in caplog.text and time.monotonic() < deadline + 5:
+            time.sleep(0.1)
+        assert "policy quiet-2 reloaded" in caplog.text
+        assert httpx.get(f"{url}/healthz").status_code == 200  # no chat request was sent at all
+
+
 @pytest.mark.parametrize("fail_mode, decision", [("closed", "block"), ("open", "allow")])
 def test_classifier_failure_follows_the_fail_mode(stub, tmp_path, fail_mode, decision):
     path = tmp_path / "judge.yaml"
