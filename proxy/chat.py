@@ -13,12 +13,15 @@ the decision log once the last byte is out.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any, AsyncGenerator, AsyncIterator
+from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from proxy import refusal, sse
 from proxy.auth import bearer_token, check_key
@@ -32,6 +35,35 @@ from proxy.request import parse_chat_request
 from proxy.runtime import Runtime
 from proxy.upstream import Upstream, UpstreamCall, map_upstream_error
 from proxy.upstream.failures import UpstreamHTTPError
+
+
+T = TypeVar("T")
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Returns when the client closes its connection (the body is read, so nothing else can arrive)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def while_client_waits(work: Awaitable[T], receive: Receive) -> T:
+    """``work``'s result, or ClientDisconnect as soon as the client closes its connection.
+
+    A client that gave up used to leave the upstream call running (and
+    billing) to its end, and the request was counted as whatever ended it,
+    an upstream timeout say, instead of as the client's leaving.
+    """
+    task, gone = asyncio.ensure_future(work), asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        finished = task.done()
+        if not finished:
+            task.cancel()
+    if finished:
+        return task.result()
+    raise ClientDisconnect()
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -114,10 +146,12 @@ async def chat_completions(request: Request) -> Any:
     upstream: Upstream = request.app.state.upstream
     check = OutputCheck(guard, policy, stream=bool(chat.stream))
     if chat.stream:
-        return await _stream(upstream, call, outcome, exchange, runtime, check)
+        return await _stream(upstream, call, outcome, exchange, runtime, check, request.receive)
     timing.begin_upstream()
     try:
-        body = await upstream.complete(call)
+        body = await while_client_waits(upstream.complete(call), request.receive)
+    except ClientDisconnect:
+        raise
     except Exception as exc:
         raise map_upstream_error(exc, runtime.secrets) from None
     finally:
@@ -164,14 +198,25 @@ def _refuse(model: str, stream: bool, block: BlockPolicy, headers: dict[str, str
     return JSONResponse(refusal.completion(model, block.message), headers=headers)
 
 
-async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome, exchange: Exchange, runtime: Runtime, check: OutputCheck) -> StreamingResponse:
+async def _open(upstream: Upstream, call: UpstreamCall) -> tuple[AsyncIterator[dict[str, Any]], dict[str, Any] | None]:
+    """The stream and its first chunk, read early so that a failing upstream still gets its status."""
+    chunks = await upstream.open_stream(call)
+    try:
+        return chunks, await anext(chunks, None)
+    except BaseException:
+        await chunks.aclose()
+        raise
+
+
+async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome, exchange: Exchange, runtime: Runtime, check: OutputCheck, receive: Receive) -> StreamingResponse:
     # Headers go out with the first byte, so the reported overhead is the guard's time before the upstream call.
     timing = exchange.timing
     headers = decision_headers(outcome, exchange.request_id, timing)
     timing.begin_upstream()
     try:
-        chunks = await upstream.open_stream(call)
-        first = await anext(chunks, None)
+        chunks, first = await while_client_waits(_open(upstream, call), receive)
+    except ClientDisconnect:
+        raise
     except Exception as exc:
         timing.end_upstream()
         raise map_upstream_error(exc, runtime.secrets) from None

@@ -168,9 +168,8 @@ class ObserveMiddleware:
             with metrics.IN_FLIGHT.track_inprogress():
                 await self.app(scope, receive, observed_send)
             exchange.client_closed = not exchange.completed  # a stream whose client went away ends quietly
-        except ClientDisconnect:  # the client left while its body was being read
+        except ClientDisconnect:  # the client left while its body was read or its answer awaited: nobody to answer
             exchange.client_closed = True
-            raise
         except Exception as exc:
             if exchange.status is not None:
                 raise  # the response has begun: all the server can do is drop the connection
