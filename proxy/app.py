@@ -18,7 +18,7 @@ from proxy.chat import chat_completions
 from proxy.classifier.encoder import EncoderUnavailable
 from proxy.config import ProxyConfig, load_config
 from proxy.decision_log import DecisionLog
-from proxy.errors import ProxyError, internal_error
+from proxy.errors import ProxyError, internal_error, unknown_model
 from proxy.observe import ObserveMiddleware, Reporter, exchange_of, report_metrics
 from proxy.runtime import Runtime
 from proxy.upstream import Upstream
@@ -131,10 +131,21 @@ def create_app(config: ProxyConfig) -> FastAPI:
         body, content_type = await asyncio.to_thread(metrics.exposition)  # multiprocess mode reads every worker's files
         return Response(body, media_type=content_type)
 
+    def model_object(name: str) -> dict:
+        return {"id": name, "object": "model", "created": 0, "owned_by": "mmguard"}
+
     @app.get("/v1/models", responses=openapi.MODELS_RESPONSES)
     async def models(request: Request) -> dict:
         check_key(request.headers.get("authorization"), runtime.api_keys)
-        return {"object": "list", "data": [{"id": r.model_name, "object": "model", "created": 0, "owned_by": "mmguard"} for r in config.model_list]}
+        return {"object": "list", "data": [model_object(r.model_name) for r in config.model_list]}
+
+    @app.get("/v1/models/{model:path}", responses=openapi.MODEL_RESPONSES)
+    async def model(model: str, request: Request) -> dict:
+        """OpenAI's retrieve route: SDKs and tools (``client.models.retrieve``) check a model exists with it."""
+        check_key(request.headers.get("authorization"), runtime.api_keys)
+        if config.route(model) is None:
+            raise unknown_model(model)
+        return model_object(model)
 
     app.add_api_route(
         "/v1/chat/completions",

@@ -40,14 +40,8 @@ _COMPLETION = {
 }
 # One server-sent event (OpenAPI 3.1 describes a stream event by event): a chunk or an error as JSON, or the end.
 _EVENT = {"type": "object", "required": ["data"], "properties": {"data": {"type": "string", "pattern": r"^(\{.*\}|\[DONE\])$"}}}
-_MODEL_LIST = {
-    "type": "object",
-    "required": ["object", "data"],
-    "properties": {
-        "object": {"const": "list"},
-        "data": {"type": "array", "items": {"type": "object", "required": ["id", "object"], "properties": {"id": {"type": "string"}, "object": {"const": "model"}}}},
-    },
-}
+_MODEL = {"type": "object", "required": ["id", "object"], "properties": {"id": {"type": "string"}, "object": {"const": "model"}}}
+_MODEL_LIST = {"type": "object", "required": ["object", "data"], "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _MODEL}}}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -57,6 +51,11 @@ def _error(description: str) -> dict[str, Any]:
 _AUTH = {401: _error("Missing or invalid proxy key (invalid_api_key).")}
 
 MODELS_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"description": "The configured models.", "content": {"application/json": {"schema": _MODEL_LIST}}}, **_AUTH}
+MODEL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "One configured model.", "content": {"application/json": {"schema": _MODEL}}},
+    **_AUTH,
+    404: _error("Unknown model (model_not_found)."),
+}
 
 CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {

@@ -177,6 +177,10 @@ def test_models_and_health(client, proxy_url):
 
     ids = {m.id for m in client.models.list()}
     assert {"echo", "sim", "sim-unguarded"} <= ids
+    assert client.models.retrieve("sim-unguarded").id == "sim-unguarded"
+    with pytest.raises(openai.NotFoundError) as info:
+        client.models.retrieve("no-such-model")
+    assert info.value.body["code"] == "model_not_found"
     assert httpx.get(f"{proxy_url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{proxy_url}/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"

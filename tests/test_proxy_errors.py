@@ -100,6 +100,7 @@ def test_proxy_keys(locked_proxy_url):
     assert_openai_error(post(locked_proxy_url, json={"model": "echo", "messages": MSG}, headers={"authorization": "Bearer wrong"}), 401, "invalid_api_key")
     assert_openai_error(post(locked_proxy_url, json={"model": "echo", "messages": MSG}, headers={"authorization": PROXY_KEY}), 401)
     assert_openai_error(httpx.get(f"{locked_proxy_url}/v1/models"), 401)
+    assert_openai_error(httpx.get(f"{locked_proxy_url}/v1/models/echo"), 401)
     ok = openai.OpenAI(base_url=f"{locked_proxy_url}/v1", api_key=PROXY_KEY, max_retries=0)
     assert ok.chat.completions.create(model="echo", messages=MSG).choices[0].message.content
     assert httpx.get(f"{locked_proxy_url}/healthz").status_code == 200
