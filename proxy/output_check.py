@@ -160,7 +160,9 @@ class OutputCheck:
     def verdict(self, reading: Reading, refused: bool) -> OutputVerdict:
         """What ``reading`` means under the policy: a failed classifier meets the policy's ``fail_mode``, as on input."""
         shown = reading.acted[0] if reading.acted else reading.top
-        harm, scenario = (shown.harm, shown.scenario) if shown else (0.0, None)
+        harm = shown.harm if shown else 0.0
+        # a scenario is named only when a window reached the threshold: "privacy_violence" beside a harm of 0.0 read as a finding
+        scenario = reading.acted[0].scenario if reading.acted else None
         if reading.error is not None and self.policy.fail_mode == "closed" and self.would_block:
             flag: Literal["block", "allow"] | None = "block"
             scenario = None

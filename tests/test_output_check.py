@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from proxy.classifier.embedding import EmbeddingClassifier
-from proxy.output_check import OutputCheck, answer_texts, is_refusal, windows
+from proxy.classifier import Scores
+from proxy.output_check import OutputCheck, Reading, answer_texts, is_refusal, windows
 from proxy.policy import BlockPolicy, PolicyError, load_policy, parse_policy
 from tests.conftest import running_proxy, stub_route
 from tests.test_monitoring import Samples, scrape
@@ -161,6 +162,17 @@ def test_windows_cover_every_character_with_context():
 )
 def test_when_answers_are_read(policy, stream, plan):
     assert OutputCheck(None, parse_policy({"name": "p", **policy}, "p.yaml"), stream).plan == plan  # type: ignore[arg-type]
+
+
+def test_a_verdict_names_a_scenario_only_when_a_window_reached_the_threshold():
+    """A benign answer's closest scenario is no finding: the decision log showed it beside a harm of 0.0."""
+    check = OutputCheck(None, parse_policy({"name": "p"}, "p.yaml"), False)  # type: ignore[arg-type]
+    quiet = Scores(0.0001, {"privacy_violence": 0.6, "fraud": 0.4})
+    assert check.verdict(Reading(top=quiet), refused=False).scenario is None
+    loud = Scores(0.97, {"fraud": 0.9, "privacy_violence": 0.1})
+    reading = Reading(top=loud, acted=(loud, "block"))
+    verdict = check.verdict(reading, refused=False)
+    assert verdict.scenario == "fraud" and verdict.harm == 0.97
 
 
 def test_tool_calls_and_empty_answers_have_no_text_to_check():
