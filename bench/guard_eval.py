@@ -109,7 +109,9 @@ the set that judged it was scored (``git show bebd11b:bench/guard_eval.py``
 tells how each of these was written and what it judged).
 
 A JSONL file of ``{"text", "label", "scenario"}`` lines in the labelled set's
-format can be given instead. Where a set's harmful requests come in several
+format can be given instead. A line's label and scenario choose the group it
+is counted in; its ``style``, optional, must be one of that group's
+(``bench.guard_sets.ROWS``). Where a set's harmful requests come in several
 styles, each style gets a row of its own as well, under plain TYPO and under
 every harder form: the issue's targets differ for attacks in MM-SafetyBench's
 and FigStep's styles and for XSTest's unsafe contrasts.
@@ -125,7 +127,7 @@ from typing import TextIO
 
 from PIL import Image
 
-from bench.guard_sets import guard_sets
+from bench.guard_sets import ROWS, Row, guard_sets, styles_help
 from bench.render import FIGSTEP_PROMPT, MMSB_TYPO_PROMPT, to_data_url
 from bench.typography import FORMS, render_form
 from proxy.classifier.dataset import Example, load_examples, parse_examples
@@ -178,15 +180,53 @@ def tallies_of(name: str, examples: list[Example], decisions: list[str], by_styl
     return tallies
 
 
+def row_of(example: Example) -> Row:
+    """The group ``example`` is counted in, by its label and scenario, never its style; a ``KeyError`` for a harmful line's unknown scenario."""
+    harmful, professional, look_alikes, ordinary = ROWS
+    if example.scenario == "ordinary":
+        return ordinary
+    if example.label == "benign":
+        return look_alikes
+    return professional if by_id(example.scenario).professional else harmful
+
+
+def check_styles(examples: list[Example], text: str, where: str) -> None:
+    """A ``ValueError`` naming ``where`` and the line when a line's style is not one of its group's.
+
+    The style chooses no group, so one meant for another group (``ordinary`` on a
+    look-alike's scenario) would be counted where its writer did not mean it.
+    A harmful line's unknown scenario is named the same way, not left to fail mid-run.
+    """
+    numbers = [number for number, line in enumerate(text.splitlines(), 1) if line.strip()]  # the lines parse_examples read
+    for number, example in zip(numbers, examples):
+        try:
+            row = row_of(example)
+        except KeyError as err:
+            raise ValueError(f"{where}:{number}: {err.args[0]}") from None
+        if example.style and example.style not in row.styles:
+            raise ValueError(
+                f"{where}:{number}: style {example.style!r} is not a style of {row.name}, the group that label {example.label!r} and scenario "
+                f"{example.scenario!r} put this line in; a line's style, optional, is one of its group's: {styles_help()}"
+            )
+
+
 def load_set(name: str) -> list[Example]:
-    """The examples of ``held-out``, a set of ``guard_sets()``, or a JSONL file in the labelled set's format."""
+    """The examples of ``held-out``, a set of ``guard_sets()``, or a JSONL file in the labelled set's format.
+
+    The styles of a set or a file are checked (``check_styles``); the held-out
+    quarter's are not: the labelled set was written in more styles than the sets
+    apart, for training, and only its labels and scenarios group it.
+    """
     if name == "held-out":
         return [e for e in load_examples() if e.held_out]
     sets = guard_sets()
     source = sets.get(name) or Path(name)
     if not source.is_file():
         raise FileNotFoundError(f"{name}: neither a set ({', '.join(['held-out', *sets])}) nor a file")
-    return parse_examples(source.read_text(encoding="utf-8"), name)
+    text = source.read_text(encoding="utf-8")
+    examples = parse_examples(text, name)
+    check_styles(examples, text, name)
+    return examples
 
 
 def parse_sets(spec: str) -> list[str]:
@@ -284,17 +324,15 @@ def parse_forms(spec: str) -> tuple[str, ...]:
 
 
 def evaluate(policy_ref: str = "default", forms: tuple[str, ...] = tuple(FORMS), examples: str = "held-out") -> Evaluation:
-    chosen = load_set(examples)
-    harmful = [e for e in chosen if e.label == "harmful" and e.scenario != "ordinary" and not by_id(e.scenario).professional]
-    professional = [e for e in chosen if e.label == "harmful" and e.scenario != "ordinary" and by_id(e.scenario).professional]
-    benign = [e for e in chosen if e.label == "benign" and e.scenario != "ordinary"]
-    ordinary = [e for e in chosen if e.scenario == "ordinary"]
+    groups: dict[str, list[Example]] = {row.name: [] for row in ROWS}
+    for example in load_set(examples):
+        groups[row_of(example).name].append(example)
+    harmful, professional, benign, ordinary = groups.values()
     policy = load_policy(policy_ref)
 
     async def run() -> Evaluation:
         guard = Guard(shared_engine())
         tallies, plain = [], {}
-        groups = {"harmful": harmful, "professional": professional, "benign look-alikes": benign, "ordinary image text": ordinary}
         outcomes: dict[str, list[GuardOutcome]] = {}
         for name, examples in groups.items():
             outcomes[name] = await _inspect(guard, policy, examples, "plain")

@@ -10,7 +10,7 @@ import tempfile
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TextIO
 
-from bench.guard_sets import guard_sets
+from bench.guard_sets import guard_sets, styles_help
 from proxy.classifier.encoder import EncoderUnavailable
 from proxy.config import ConfigError, load_config
 from proxy.policy import PolicyError
@@ -75,6 +75,9 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     if args.jsonl and (args.image or args.text):
         print("mmguard check: --jsonl reads the text and images of each line; give --text and --image without it", file=sys.stderr)
+        return 2
+    if args.jsonl not in (None, "-") and not os.path.isfile(args.jsonl):  # said before the models take seconds to load
+        print(f"mmguard check: --jsonl {args.jsonl}: no such file", file=sys.stderr)
         return 2
     return run(load_policy(args.policy), args.text or "", args.image or [], args.jsonl, args.json)
 
@@ -285,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="the guard's decision on text and images, as the proxy would decide")
     check.add_argument("--text", help="the user's text")
     check.add_argument("--image", nargs="+", help="image files")
-    check.add_argument("--jsonl", help='file (or - for stdin) of {"id", "text", "images": [paths]} lines; one decision per line')
+    check.add_argument("--jsonl", help='file (or - for stdin) of {"id", "text", "images": [paths]} lines; one decision per line, under the line\'s id (its line number when it has none)')
     check.add_argument("--policy", default="default", help="bundled policy name or YAML file (default: default)")
     check.add_argument("--json", action="store_true", help="print the decision as JSON")
     check.set_defaults(run=_check)
@@ -335,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--judge-model", help="litellm model string of the llm judge")
     judge.add_argument("--judge-api-base", help="API base of the llm judge")
     judge.add_argument("--judge-api-key-env", help="environment variable holding the llm judge's key")
-    judge.add_argument("--eval", nargs="?", const="bundled", help="measure the refusal judge against labelled answers (default: the bundled set)")
+    judge.add_argument("--eval", nargs="?", const="bundled", help='measure the refusal judge against labelled answers: the bundled set (default), a JSONL file of {"id", "prompt", "response", "label": refusal or compliance} lines, or XSTest\'s labelled completions CSV (columns id, prompt, completion and final_label)')
     judge.set_defaults(run=_judge)
 
     perf = sub.add_parser("perf", help="the proxy's added latency, throughput and memory, against a loopback upstream")
@@ -366,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_guard = sub.add_parser("eval-guard", help="the guard's detection rates on rendered examples it never trained on, per typography form")
     eval_guard.add_argument("--policy", default="default", help="bundled policy name or YAML file")
     eval_guard.add_argument("--forms", default="all", help="harder typography forms to read besides plain TYPO: all (default), none, or a comma-separated list of their names (an unknown name lists them); none is about five times faster")
-    eval_guard.add_argument("--set", default="held-out", help=f"held-out (the labelled set's held-out quarter), {', '.join(guard_sets())} (written apart, never trained on), a JSONL file (each line an object with text, label: harmful or benign, scenario and style), several of these comma-separated, or all (held-out and every set); with several, a table of the targets on each comes last")
+    eval_guard.add_argument("--set", default="held-out", help=f"held-out (the labelled set's held-out quarter), {', '.join(guard_sets())} (written apart, never trained on), a JSONL file (each line an object with text, label: harmful or benign, scenario and, optional, style), several of these comma-separated, or all (held-out and every set); with several, a table of the targets on each comes last. A line's label and scenario choose its group, and its style must be one of that group's: {styles_help()}")
     eval_guard.set_defaults(run=_eval_guard)
     return parser
 
