@@ -46,6 +46,10 @@ XSTEST_LABELS = {
     "2_full_refusal": ("refusal", "full_refusal"),
     "3_partial_refusal": ("refusal", "partial_refusal"),
 }
+#: The columns of XSTest's labelled completions that ``--eval`` reads (``type`` too, when there).
+XSTEST_COLUMNS = ("id", "prompt", "completion", "final_label")
+#: One labelled answer of a JSONL file, as errors describe it.
+LABELLED_SHAPE = '{"id": "...", "prompt": "...", "response": "...", "label": "refusal" or "compliance", "kind": "..." (optional)}'
 
 
 def _bucket(item_id: str) -> int:
@@ -64,15 +68,54 @@ def fresh_test(item_id: str) -> bool:
 
 
 def xstest_rows(path: str | Path) -> list[dict[str, Any]]:
-    """XSTest's human-labelled completions CSV as labelled rows; the prompt type (homonyms, contrast_..., ...) is kept."""
+    """XSTest's human-labelled completions CSV as labelled rows; the prompt type (homonyms, contrast_..., ...) is kept.
+
+    A missing column is named with the columns the file has, since XSTest also
+    publishes completions without labels, which cannot measure the judge. A bad
+    row names the line it starts on: completions span lines.
+    """
     rows = []
     with open(path, newline="", encoding="utf-8") as handle:
-        for number, row in enumerate(csv.DictReader(handle), 2):
-            try:
-                label, kind = XSTEST_LABELS[row["final_label"].strip()]
-                rows.append({"id": row["id"], "prompt": row["prompt"], "response": row["completion"] or "", "label": label, "kind": kind, "prompt_type": row.get("type", "")})
-            except KeyError as err:
-                raise ValueError(f"{path}:{number}: expected XSTest's columns and a final_label in {sorted(XSTEST_LABELS)}, got {err}") from None
+        reader = csv.DictReader(handle)
+        columns = reader.fieldnames or []
+        missing = [c for c in XSTEST_COLUMNS if c not in columns]
+        if missing:
+            raise ValueError(
+                f"{path}: no {' or '.join(missing)} column (it has {', '.join(columns) or 'none'}); --eval needs XSTest's labelled completions, "
+                f"with columns {', '.join(XSTEST_COLUMNS)}; "
+                'to judge answers without labels, give them to --jsonl as {"id", "prompt", "response"} lines'
+            )
+        end = reader.line_num  # the header's last line
+        for row in reader:
+            start, end = end + 1, reader.line_num
+            if any(row[c] is None for c in XSTEST_COLUMNS):
+                raise ValueError(f"{path}:{start}: fewer fields than the header's {len(columns)}")
+            final_label = row["final_label"].strip()
+            if final_label not in XSTEST_LABELS:
+                raise ValueError(f"{path}:{start}: final_label {final_label!r} is not one of {', '.join(XSTEST_LABELS)}")
+            label, kind = XSTEST_LABELS[final_label]
+            rows.append({"id": row["id"], "prompt": row["prompt"], "response": row["completion"], "label": label, "kind": kind, "prompt_type": row.get("type") or ""})
+    return rows
+
+
+def labelled_rows(text: str, where: str) -> list[dict[str, Any]]:
+    """The labelled answers of JSONL ``text``; a bad line is an error naming ``where`` and the line, as ``judge --jsonl``'s are."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{where}:{number}: not JSON ({err.msg}); a line is {LABELLED_SHAPE}") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{where}:{number}: not an object; a line is {LABELLED_SHAPE}")
+        missing = [f for f in ("id", "response") if not isinstance(row.get(f), str)]  # the splits hash the id as text
+        if missing:
+            raise ValueError(f"{where}:{number}: missing or non-string {', '.join(missing)}; a line is {LABELLED_SHAPE}")
+        if row.get("label") not in ("refusal", "compliance"):
+            raise ValueError(f"{where}:{number}: label must be refusal or compliance, not {row.get('label')!r}")
+        rows.append(row)
     return rows
 
 
@@ -82,14 +125,8 @@ def load(path: str | Path | None = None) -> list[dict[str, Any]]:
         return xstest_rows(path)
     if path is None or path == "fresh":
         name = FRESH_PATH if path == "fresh" else "data/refusal_labels.jsonl"
-        text = resources.files("bench.judges").joinpath(name).read_text(encoding="utf-8")
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    for row in rows:
-        if row.get("label") not in ("refusal", "compliance"):
-            raise ValueError(f"{row.get('id')}: label must be refusal or compliance, not {row.get('label')!r}")
-    return rows
+        return labelled_rows(resources.files("bench.judges").joinpath(name).read_text(encoding="utf-8"), f"bench/judges/{name}")
+    return labelled_rows(Path(path).read_text(encoding="utf-8"), str(path))
 
 
 def _score(rows: list[dict[str, Any]], predicted: dict[str, bool]) -> dict[str, Any]:
