@@ -4,6 +4,8 @@ It builds the same chat request a client would send (the images as data:
 URLs) and runs the same ``Guard`` the proxy runs, so what it says is what the
 proxy would do. With ``--jsonl`` it reads ``{"id", "text", "images": [paths]}``
 lines and writes one decision per line, in order, loading the models once.
+Each output line has its input's id, or the input's line number when it has
+none, an error line too: outputs join to inputs by id.
 """
 
 from __future__ import annotations
@@ -88,14 +90,30 @@ async def check_one(guard: Guard, policy: Policy, text: str, images: Iterable[st
     return summary(outcome, (time.perf_counter() - start) * 1000)
 
 
-def _line_error(number: int, err: ValidationError | json.JSONDecodeError) -> str:
-    if isinstance(err, json.JSONDecodeError):
-        return f"line {number}: not JSON: {err.msg}"
+def _line_error(number: int, err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     if not where:
         return f"line {number}: expected an object with id, text and images (a list of paths)"
     return f"line {number}: {where}: {first['msg']}"
+
+
+def _own_id(raw: Any, number: int) -> str | int:
+    """The line's id as ``CheckLine`` reads it, else its line number: an error line keeps an id the rest of the line spoiled."""
+    own = raw.get("id") if isinstance(raw, dict) else None
+    return own if isinstance(own, (str, int)) and not isinstance(own, bool) else number
+
+
+def parse_line(line: str, number: int) -> CheckLine | dict[str, Any]:
+    """The line's request, or the error line that takes its place (its message names the line number)."""
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as err:
+        return {"id": number, "action": "error", "error": f"line {number}: not JSON: {err.msg}"}
+    try:
+        return CheckLine.model_validate(raw)
+    except ValidationError as err:
+        return {"id": _own_id(raw, number), "action": "error", "error": _line_error(number, err)}
 
 
 async def check_jsonl(guard: Guard, policy: Policy, lines: Iterable[str], out: TextIO, base: Path) -> int:
@@ -104,13 +122,12 @@ async def check_jsonl(guard: Guard, policy: Policy, lines: Iterable[str], out: T
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            row = CheckLine.model_validate(json.loads(line))
-        except (ValidationError, json.JSONDecodeError) as err:
-            result = {"id": number, "action": "error", "error": _line_error(number, err)}
-        else:
+        row = parse_line(line, number)
+        if isinstance(row, CheckLine):
             images = [p if Path(p).is_absolute() else base / p for p in row.images]
             result = {"id": number if row.id is None else row.id, **await check_one(guard, policy, row.text, images)}
+        else:
+            result = row
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
         out.flush()
         failed += result["action"] == "error"

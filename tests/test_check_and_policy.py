@@ -59,9 +59,12 @@ def test_check_jsonl_names_what_is_wrong_with_a_line_in_the_users_terms(images):
         json.dumps({"id": "number", "text": 5}),
         "{not json",
         json.dumps({"id": "junk", "text": "x", "images": ["attack.png", "not-an-image.png"], "label": "benign"}),
+        json.dumps({"id": True, "text": "x"}),
     ]) + "\n")
     out = [json.loads(line) for line in mmguard("check", "--jsonl", str(batch)).stdout.splitlines()]
-    assert [o["action"] for o in out] == ["error"] * 6
+    assert [o["action"] for o in out] == ["error"] * 7
+    # an error line keeps the input's own id, so outputs join to inputs; a line without a usable one is known by its number
+    assert [o["id"] for o in out] == [1, "nulls", "one-path", "number", 5, "junk", 7]
     assert [o["error"] for o in out[:5]] == [
         "line 1: expected an object with id, text and images (a list of paths)",
         "line 2: images: Input should be a valid list",
@@ -70,6 +73,11 @@ def test_check_jsonl_names_what_is_wrong_with_a_line_in_the_users_terms(images):
         "line 5: not JSON: Expecting property name enclosed in double quotes",
     ]
     assert out[5]["id"] == "junk" and out[5]["error"].startswith(f"Invalid image {images / 'not-an-image.png'}: ")
+
+
+def test_check_jsonl_names_a_missing_file_before_loading_the_models(tmp_path):
+    result = mmguard("check", "--jsonl", str(tmp_path / "absent.jsonl"))
+    assert result.returncode == 2 and result.stderr == f"mmguard check: --jsonl {tmp_path / 'absent.jsonl'}: no such file\n"
 
 
 def test_check_jsonl_refuses_text_and_images_given_beside_it(images):
