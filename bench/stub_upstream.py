@@ -11,18 +11,25 @@ measured is the proxy. The model name picks the behaviour:
 ``slow-stream``    streams a chunk every ``stream_interval_s`` (at most 100), and records in
                    ``stream_ends[<last user text>]`` whether it ``finished`` or the client ``closed`` it
 ``stream-break``   a stream that sends two chunks and then drops the connection
+``stream-cut``     a stream that ends cleanly after two chunks, with no finish_reason and no ``[DONE]``
 anything else      a completion whose content is ``echo: <last user text>``
 =================  ===========================================================
+
+``python -m bench.stub_upstream`` serves one (recording nothing) until Ctrl-C,
+an upstream to put behind a proxy by hand: ``api_base: http://127.0.0.1:8001/v1``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import uvicorn
 
 
 async def serve_lifespan(receive: Any, send: Any) -> None:
@@ -176,3 +183,20 @@ class StubUpstream:
 def create_app() -> StubUpstream:
     """Factory for ``uvicorn --factory bench.stub_upstream:create_app``: a stub that records nothing."""
     return StubUpstream(record=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve ``create_app()`` on ``--host`` and ``--port`` until Ctrl-C."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.stub_upstream",
+        description="An OpenAI-compatible stub upstream: the model name picks the answer (fail-<status>, slow, slow-stream, stream-break, stream-cut; "
+        "anything else echoes the last user text).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=8001, help="port (default: 8001, beside mmguard serve's 8000)")
+    args = parser.parse_args(argv)
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()
