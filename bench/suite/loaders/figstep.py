@@ -24,7 +24,8 @@ and ids above), the image names under ``data/images/SafeBench-Tiny/``, and the R
 (``data/images/SafeBench`` folder, the 500/50 sizes). Not read: the category names of
 rows past ~110 of the full CSV; a name we do not know falls back to its ``category_id``.
 Also accepted: a folder with any one CSV of these columns and an ``images/`` folder (how
-the Tiny sample is often redistributed), or the CSV file itself.
+the Tiny sample is often redistributed), or the CSV file itself; ``dataset`` may be
+missing (the image names then use ``ForbidQI``), every other column is required.
 
 Mapping to ``Item``: ``question`` = question; ``figstep`` = instruction;
 ``key_phrase`` = the instruction without its "Steps to"/"Methods to"/"List of" lead-in
@@ -39,11 +40,13 @@ import re
 from pathlib import Path
 
 from bench.suite.item import Item
-from bench.suite.loaders._common import DatasetError, check_unique, find_file, first_existing, parse_int, read_csv_rows
+from bench.suite.loaders._common import DatasetError, check_unique, describe_columns, find_file, first_existing, parse_int, read_csv_rows
 
 SOURCE = "figstep"
-COLUMNS = ("dataset", "category_id", "task_id", "category_name", "question", "instruction")
 REQUIRED = ("category_id", "task_id", "category_name", "question", "instruction")
+#: Published in every file, but only its image names use it, and ``ForbidQI`` is the one value published.
+OPTIONAL = ("dataset",)
+DEFAULT_DATASET = "ForbidQI"
 #: Where the CSV lives, relative to the path given, in order of preference (full set first).
 CSV_CANDIDATES = (
     "data/question/safebench.csv",
@@ -96,7 +99,7 @@ def _csv_path(path: Path) -> Path:
         only = sorted(path.glob("*.csv"))
         if len(only) == 1:
             return only[0]
-    return find_file(path, CSV_CANDIDATES, f"does not look like FigStep: expected data/question/safebench.csv (or SafeBench-Tiny.csv, a questions.csv, or a folder's only CSV) with columns {', '.join(COLUMNS)}")
+    return find_file(path, CSV_CANDIDATES, f"does not look like FigStep: expected data/question/safebench.csv (or SafeBench-Tiny.csv, a questions.csv, or a folder's only CSV) with columns {describe_columns(REQUIRED, OPTIONAL)}")
 
 
 def _image_dirs(csv_path: Path) -> list[Path]:
@@ -115,7 +118,7 @@ def load_figstep(path: Path) -> list[Item]:
     csv_path = _csv_path(Path(path))
     dirs = _image_dirs(csv_path)
     items: list[Item] = []
-    for line, row in read_csv_rows(csv_path, REQUIRED):
+    for line, row in read_csv_rows(csv_path, REQUIRED, optional=OPTIONAL):
         category_id = parse_int(row["category_id"], csv_path, line, "category_id")
         task_id = parse_int(row["task_id"], csv_path, line, "task_id")
         name = row["category_name"].strip()
@@ -125,7 +128,7 @@ def load_figstep(path: Path) -> list[Item]:
                 f"{csv_path}, line {line}: unknown category {name!r} (id {category_id}); "
                 f"known: {', '.join(CATEGORY_TO_SCENARIO)}"
             )
-        dataset = (row.get("dataset") or "ForbidQI").strip() or "ForbidQI"
+        dataset = (row.get("dataset") or "").strip() or DEFAULT_DATASET
         image_name = IMAGE_NAME.format(dataset=dataset, category_id=category_id, task_id=task_id)
         image = first_existing(d / image_name for d in dirs)
         instruction = row["instruction"].strip()

@@ -35,6 +35,12 @@ Verified vs assumed
   which of the 23 categories MiniBench's 1..10 are. MiniBench items therefore keep
   ``scenario = NO_SCENARIO`` and ``category = "minibench <n>"``; category.csv is not applied to them.
 
+Strict where the format is known: text files other than ``1.csv`` .. ``23.csv``
+(MiniBench ``1.csv`` .. ``10.csv``), a text row of more than one column, a full set
+without ``category.csv``, a text file whose number has no ``category.csv`` row, and a
+category name that matches none of the 23 are each a ``DatasetError`` naming the file.
+The number alone names no scenario: only ``category.csv`` says which category is ``n``.
+
 All column and folder names are constants below, in one place, to fix when the real
 archive has been inspected.
 
@@ -42,7 +48,7 @@ Mapping to ``Item``: ``question`` and ``key_phrase`` = the query (SafeBench has 
 phrase; the bench renders the whole query when a typography attack is chosen);
 ``images["sd"]`` = the generated image (a picture, not typography) and ``instruction_sd``
 = the query, so the SD attack reproduces SafeBench's own protocol (image + query);
-``category`` = the category.csv name (or "category <n>"); ``meta`` = category index,
+``category`` = the category.csv name (MiniBench: "minibench <n>"); ``meta`` = category index,
 row, matched SafeBench sub-category, image prompt when present.
 """
 
@@ -53,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.suite.item import NO_SCENARIO, Item
-from bench.suite.loaders._common import DatasetError, check_unique, parse_int, read_csv_rows, read_plain_rows
+from bench.suite.loaders._common import DatasetError, check_unique, first_existing, parse_int, read_csv_rows, read_plain_rows
 from proxy.scenarios import SAFEBENCH_SUBCATEGORIES, SCENARIOS
 
 SOURCE = "safebench"
@@ -68,6 +74,8 @@ MINI_DIR = "minibench_final"
 FULL_LAYOUTS = (("text", "image"), ("text/text", "."), ("text", "high_img_gene"))
 MINI_LAYOUTS = (("text", "img"), ("text", "image"))
 IMAGE_NAME = "{row}.png"
+#: The category numbers each variant publishes: text/<n>.csv and category.csv's Index.
+CATEGORY_NUMBERS = {"full": range(1, 24), "mini": range(1, 11)}
 IMAGE_PROMPT_EXTRA = "a1.csv"  # an extra file in some image folders, not the image prompts
 #: Key under which the SafeBench image goes into ``Item.images``.
 IMAGE_KEY = "sd"
@@ -158,21 +166,47 @@ def scenario_of(name: str) -> tuple[str, str | None]:
 
 
 def _read_categories(path: Path) -> dict[int, str]:
+    """category.csv's names by Index; a name that is no SafeBench risk scenario is refused, not run as ``none``.
+
+    The 23 names are a reconstruction (``proxy.scenarios``), so a published spelling
+    we lack is matched by keywords (``match_subcategory``); one that matches nothing
+    is named, so that it can be added rather than counted in ASR under no scenario.
+    """
+    numbers = CATEGORY_NUMBERS["full"]
     names: dict[int, str] = {}
     for line, row in read_csv_rows(path, (CATEGORY_INDEX_COLUMN, CATEGORY_NAME_COLUMN)):
         index = parse_int(row[CATEGORY_INDEX_COLUMN], path, line, CATEGORY_INDEX_COLUMN)
         if index in names:
             raise DatasetError(f"{path}, line {line}: duplicate {CATEGORY_INDEX_COLUMN} {index}")
-        names[index] = row[CATEGORY_NAME_COLUMN].strip()
+        if index not in numbers:
+            raise DatasetError(f"{path}, line {line}: {CATEGORY_INDEX_COLUMN} {index} is outside SafeBench's {numbers.start}..{numbers.stop - 1}")
+        name = row[CATEGORY_NAME_COLUMN].strip()
+        if match_subcategory(name) is None:
+            known = ", ".join(full.split(" / ")[-1] for full in SAFEBENCH_SUBCATEGORIES)
+            raise DatasetError(f"{path}, line {line}: unknown SafeBench category {name!r}; known: {known} (and spellings that name one of them)")
+        names[index] = name
     return names
+
+
+def _category_file(root: Path, path: Path) -> Path:
+    """The full set's category.csv, looked for beside the unpacked folder; without it no query has a scenario."""
+    bases = (root, root.parent, path)
+    found = first_existing(base / CATEGORY_FILE for base in bases)
+    if found is None:
+        where = ", ".join(dict.fromkeys(str(base) for base in bases))
+        raise DatasetError(
+            f"{path}: no {CATEGORY_FILE} in {where}; SafeBench names the risk category of {FULL_DIR}/text/<n>.csv only there "
+            f"(columns {CATEGORY_INDEX_COLUMN}, {CATEGORY_NAME_COLUMN}), so put the dataset's {CATEGORY_FILE} beside {FULL_DIR}"
+        )
+    return found
 
 
 def _numbered_csvs(folder: Path) -> dict[int, Path]:
     return {int(f.stem): f for f in folder.glob("*.csv") if f.stem.isdigit() and f.is_file()}
 
 
-def _locate(path: Path) -> tuple[str, Path, Path, Path | None]:
-    """(variant, text folder, image root, category.csv or None) for the path given."""
+def _locate(path: Path) -> tuple[str, Path, Path, Path]:
+    """(variant, unpacked folder, text folder, image root) for the path given."""
     path = Path(path)
     roots: list[tuple[str, Path]] = []
     if path.name == MINI_DIR:
@@ -186,13 +220,7 @@ def _locate(path: Path) -> tuple[str, Path, Path, Path | None]:
         for text_rel, image_rel in FULL_LAYOUTS if variant == "full" else MINI_LAYOUTS:
             text_dir = root / text_rel
             if text_dir.is_dir() and _numbered_csvs(text_dir):
-                image_root = root / image_rel
-                categories = None
-                for base in (root, root.parent, path):
-                    if (base / CATEGORY_FILE).is_file():
-                        categories = base / CATEGORY_FILE
-                        break
-                return variant, text_dir, image_root, categories
+                return variant, root, text_dir, root / image_rel
     raise DatasetError(
         f"{path} does not look like SafeBench: expected {FULL_DIR}/text/<n>.csv (n = 1..23, from the unpacked "
         f"Zonghao2025/safebench archive, with {FULL_DIR}/image/<n>/<k>.png and {CATEGORY_FILE} beside {FULL_DIR}) "
@@ -210,21 +238,33 @@ def _image_prompts(folder: Path) -> dict[int, str]:
     return dict(read_plain_rows(csvs[0]))
 
 
+def _category(number: int, csv_path: Path, names: dict[int, str], category_file: Path) -> tuple[str, str, str | None]:
+    """(name, scenario, sub-category) of text/<n>.csv of the full set, from category.csv's row ``n``."""
+    if number not in names:
+        raise DatasetError(f"{csv_path}: category {number} has no row in {category_file} (Index {number}), so its queries have no scenario")
+    name = names[number]
+    scenario, sub = scenario_of(name)
+    return name, scenario, sub
+
+
 def load_safebench(path: Path) -> list[Item]:
     """Every query of the unpacked full set (or MiniBench), by category number then row."""
-    variant, text_dir, image_root, category_file = _locate(Path(path))
-    names = _read_categories(category_file) if (category_file is not None and variant == "full") else {}
+    variant, root, text_dir, image_root = _locate(Path(path))
+    category_file = _category_file(root, Path(path)) if variant == "full" else None
+    names = _read_categories(category_file) if category_file is not None else {}
+    numbers = CATEGORY_NUMBERS[variant]
     source_tag = SOURCE if variant == "full" else f"{SOURCE}-mini"
     items: list[Item] = []
     for number, csv_path in sorted(_numbered_csvs(text_dir).items()):
-        if variant == "full":
-            name = names.get(number, f"category {number}")
-            scenario, sub = scenario_of(name) if number in names else (NO_SCENARIO, None)
+        if number not in numbers:
+            raise DatasetError(f"{csv_path}: SafeBench{' MiniBench' if variant == 'mini' else ''} has no category {number}; its text files are {numbers.start}.csv .. {numbers.stop - 1}.csv")
+        if category_file is not None:
+            name, scenario, sub = _category(number, csv_path, names, category_file)
         else:
             name, scenario, sub = f"minibench {number}", NO_SCENARIO, None
         image_dir = image_root / str(number)
         prompts = _image_prompts(image_dir)
-        rows = read_plain_rows(csv_path)
+        rows = read_plain_rows(csv_path, one_column=True)
         if not rows:
             raise DatasetError(f"{csv_path}: no queries (expected one query per row, no header)")
         for row, query in rows:
