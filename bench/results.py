@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from typing import Any
+
+from pydantic import BaseModel, ValidationError, model_validator
 
 
 class VerdictRow(BaseModel):
@@ -31,7 +33,8 @@ class ResultRow(BaseModel):
     attack: str
     harmful: bool
     arm: str
-    prompt: str  # the item's plain question: what the judge weighs the answer against
+    prompt: str | None  # the user text the model received; None in a row written before it was recorded
+    question: str  # the item's plain question: what the judge weighs the answer against
     response: str | None = None
     error: str | None = None
     latency_ms: float | None = None
@@ -45,6 +48,19 @@ class ResultRow(BaseModel):
     cached: bool = False
     fingerprint: str = ""  # the arm's: what besides the messages decided the answer (bench.targets)
     verdict: VerdictRow | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _before_question(cls, data: Any) -> Any:
+        """A row written before ``question`` existed kept the question in ``prompt`` and not the text sent.
+
+        It is still a judged answer, so it is read, not dropped: the question moves to
+        ``question`` and ``prompt`` is None until the runner records the text sent
+        (``Runner.run``), without asking or judging again.
+        """
+        if isinstance(data, dict) and "question" not in data and "prompt" in data:
+            return {**data, "question": data["prompt"], "prompt": None}
+        return data
 
     @property
     def key(self) -> tuple[str, str]:

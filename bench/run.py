@@ -30,7 +30,7 @@ from bench.results import ResultsFile
 from bench.runner import Runner, RunStats
 from bench.suite import attacks as attack_registry
 from bench.suite.item import Item
-from bench.suite.scenes import scene_generator
+from bench.suite.scenes import SceneGenerator, scene_generator
 from bench.suite.select import assemble, cases, sample
 from bench.summary import RunInfo, Summary
 from bench.targets import ARMS, PROXY_ARMS, DirectArm, ProxyArm, Target, guard_build, guard_fingerprint, local_proxy_config
@@ -98,18 +98,21 @@ class BenchSettings:
         return f"{model}-{policy}-{digest}"
 
 
-def _labels(settings: BenchSettings, scenes_label: str | None, items: list[Item]) -> list[str]:
+def _labels(settings: BenchSettings, scenes: SceneGenerator, items: list[Item]) -> list[str]:
     """The caveats a report repeats. Among them, how many of a dataset's images the bench drew itself: a
-    folder without ``imgs/`` ran on the bench's renders, and nothing said so."""
+    folder without ``imgs/`` ran on the bench's renders, and nothing said so; and how many SD/SD+TYPO
+    cases got the scene generator's picture, counted from the items rather than from this process's
+    renders, so a resumed run that drew nothing still says what its results rest on."""
     labels = []
     dataset = [i for i in items if i.source != "builtin"]
     for attack in (a for a in settings.attacks if a in attack_registry.PUBLISHED_IMAGE_ATTACKS):
         drawn = sum(not attack_registry.published(i, attack) for i in dataset)
         if drawn:
             labels.append(f"{attack}: {drawn} of {len(dataset)} dataset items have no published image; the bench drew them")
-    scene_attacks = {"sd", "sd_typo"} & set(settings.attacks)
-    if scenes_label and any(not attack_registry.published(i, a) for i in items for a in scene_attacks):
-        labels.append(scenes_label)
+    scene_cases = [(i, a) for i in items for a in settings.attacks if a in attack_registry.SCENE_ATTACKS]
+    scene_label = scenes.label(sum(not attack_registry.published(i, a) for i, a in scene_cases), len(scene_cases))
+    if scene_label:
+        labels.append(scene_label)
     if settings.proxy_url:
         labels.append(f"guarded arm: the external proxy at {settings.proxy_url}; its policy is whatever it runs")
     if settings.judge == "refusal":
@@ -184,6 +187,7 @@ def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
     if not items:
         raise ValueError("the suite selection is empty: check --suite, --scenarios and --limit")
     all_cases = cases(items, settings.attacks)
+    attack_registry.check_published_images(all_cases)  # a corrupt file fails now, not as one arm's holes
     scenes = scene_generator(settings.sd)
     judge = build_judge(settings.judge, **settings.judge_options)
     run_dir = settings.out / settings.run_name()
@@ -236,7 +240,7 @@ def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
         scenarios=sorted({i.scenario for i in items}),
         items=len(items),
         cases=len(all_cases),
-        labels=_labels(settings, scenes.label(), items),
+        labels=_labels(settings, scenes, items),
         seed=settings.seed,
     )
     summary = summarize(run, rows, expected=len(wanted))

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from bench import cache as answer_cache
 from bench.judges.verdict import Answer, Judge
 from bench.results import ResultRow, ResultsFile, VerdictRow
-from bench.suite.attacks import Case
+from bench.suite.attacks import Case, sent_text
 from bench.targets import Arm, ArmError, Reply
 
 JUDGE_BATCH = 64
@@ -70,9 +70,10 @@ async def send(arm: Arm, messages: list[dict[str, Any]], retries: int, stats: Ru
     raise AssertionError("unreachable")
 
 
-def row_for(case: Case, arm: Arm, reply: Reply | None, error: str | None, cached: bool) -> ResultRow:
+def row_for(case: Case, arm: Arm, messages: list[dict[str, Any]], reply: Reply | None, error: str | None, cached: bool) -> ResultRow:
+    """The row of one answer: ``prompt`` is what the model was sent, ``question`` what the judge weighs it against."""
     item = case.item
-    base = {"case_id": case.id, "item_id": item.id, "source": item.source, "scenario": item.scenario, "attack": case.attack, "harmful": item.harmful, "arm": arm.name, "prompt": item.question, "fingerprint": arm.fingerprint}
+    base = {"case_id": case.id, "item_id": item.id, "source": item.source, "scenario": item.scenario, "attack": case.attack, "harmful": item.harmful, "arm": arm.name, "prompt": sent_text(messages), "question": item.question, "fingerprint": arm.fingerprint}
     if reply is None:
         return ResultRow(**base, error=error)
     return ResultRow(
@@ -120,7 +121,7 @@ class Runner:
             batch, self._pending = self._pending, []
             answered = [r for r in batch if r.response is not None]
             try:
-                verdicts = await self.judge.judge([Answer(f"{r.case_id}|{r.arm}", r.prompt, r.response, r.scenario) for r in answered])
+                verdicts = await self.judge.judge([Answer(f"{r.case_id}|{r.arm}", r.question, r.response, r.scenario) for r in answered])
                 for row, verdict in zip(answered, verdicts):
                     if verdict.failed:  # left unjudged: a hole the report counts and a rerun judges again
                         self.stats.judge_failures += 1
@@ -137,15 +138,25 @@ class Runner:
             digest = answer_cache.messages_digest(messages) if self.cache else ""
             answers = await asyncio.gather(*(self._answer(arm, messages, digest) for arm in arms))
         for arm, (reply, error, cached) in zip(arms, answers):
-            self._pending.append(row_for(case, arm, reply, error, cached))
+            self._pending.append(row_for(case, arm, messages, reply, error, cached))
         if bar is not None:
             bar.update(len(arms))
         await self._flush()
+
+    async def _record_sent_prompts(self, cases: list[Case], done: dict[tuple[str, str], str]) -> None:
+        """Rows kept from before ``prompt`` was the text sent get it now, by rendering their case again:
+        their answer and verdict stand, so a resumed run neither asks nor judges them again."""
+        for case in cases:
+            stale = [row for a in self.arms if (row := self.results.rows.get((case.id, a.name))) is not None and row.prompt is None and done.get(row.key) == a.fingerprint]
+            if stale:
+                prompt = sent_text(await asyncio.to_thread(self.render, case))
+                self.results.append([row.model_copy(update={"prompt": prompt}) for row in stale])
 
     async def run(self, cases: list[Case]) -> RunStats:
         """Answer and judge every (case, arm) not yet done in the results file by this very arm: a row
         answered through another guard build (its fingerprint differs) is asked again, not reused."""
         done = self.results.done()
+        await self._record_sent_prompts(cases, done)
         todo = [(case, [a for a in self.arms if done.get((case.id, a.name)) != a.fingerprint]) for case in cases]
         todo = [(case, arms) for case, arms in todo if arms]
         bar = None

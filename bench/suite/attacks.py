@@ -27,6 +27,7 @@ from PIL import Image
 
 from bench.render import FIGSTEP_PROMPT, MMSB_TYPO_PROMPT, render_figstep, render_typo
 from bench.suite.item import Item
+from bench.suite.loaders import DatasetError
 from bench.suite.scenes import SceneGenerator
 from bench.typography import render_form, split_text
 
@@ -67,12 +68,38 @@ def data_url(image: Image.Image, fmt: str = "PNG") -> str:
 
 #: The attacks whose image a dataset may publish; the bench draws the image where it does not.
 PUBLISHED_IMAGE_ATTACKS = ("typo", "sd", "sd_typo", "figstep")
+#: The attacks whose picture, where the dataset publishes none, comes from the scene generator (``scenes.py``).
+SCENE_ATTACKS = ("sd", "sd_typo")
 
 
 def published(item: Item, attack: str) -> bool:
     """Does the dataset ship ``item``'s image for ``attack`` (and is the file there)?"""
     path = item.images.get(attack)
     return path is not None and path.is_file()
+
+
+def check_published_images(cases: list[Case]) -> None:
+    """``DatasetError`` naming the first published image these cases would send that is not a readable image.
+
+    A corrupt file used to reach the arms as it was: the proxy refused it (HTTP 400,
+    a hole a rerun never filled) while the direct arm's model answered without it,
+    and the two arms were compared over different cases. Only the images the run
+    will send are opened, and only their headers are read (``Image.verify``; whole
+    for a PNG, whose chunks carry checksums): 0.06-0.15 ms an image, 0.3-0.8 s for
+    all 5,040 of MM-SafetyBench, where decoding them would take 40-70 s.
+    """
+    for case in cases:
+        if case.attack not in PUBLISHED_IMAGE_ATTACKS or not published(case.item, case.attack):
+            continue
+        path = case.item.images[case.attack]
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (OSError, SyntaxError, ValueError) as err:  # Pillow's UnidentifiedImageError is an OSError
+            raise DatasetError(
+                f"{path}: the published {case.attack} image of {case.item.id} is not a readable image ({type(err).__name__}: {err}); "
+                "replace it with the file from the dataset's archive, or delete it to have the bench draw it"
+            ) from None
 
 
 def file_url(item: Item, attack: str) -> str | None:
@@ -161,6 +188,24 @@ def parse_attacks(spec: str | None) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"unknown attack {', '.join(unknown)}; valid: {', '.join(ATTACKS)} or all")
     return names
+
+
+def sent_text(messages: list[Message]) -> str:
+    """The text of every user turn, in order, as the model received it (images left out).
+
+    What ``results.jsonl`` records as a row's ``prompt``: for TYPO it is the
+    instruction about "the phrase at the bottom of the image", not the question.
+    """
+    texts: list[str] = []
+    for message in messages:
+        if message["role"] != "user":
+            continue
+        content = message["content"]
+        if isinstance(content, str):
+            texts.append(content)
+        else:
+            texts += [part["text"] for part in content if part["type"] == "text"]
+    return "\n\n".join(texts)
 
 
 def messages(case: Case, scenes: SceneGenerator, seed: int = 0) -> list[Message]:

@@ -8,7 +8,7 @@ slot takes a plug-in:
     An offline abstract scene (sky, hills, a sun, blocks) whose colours follow
     the phrase's hash. It carries no meaning and no text: it stands in for the
     picture so that SD and SD+TYPO keep their layout and image sizes. Every
-    report says so (``label``).
+    report says how many cases got one (``label``).
 ``folder:DIR``
     Pictures the user generated or downloaded, named by the key phrase's slug
     (``slug(key_phrase)`` + ``.png``/``.jpg``/``.jpeg``); a phrase without one
@@ -40,8 +40,9 @@ class SceneGenerator(Protocol):
 
     def picture(self, key_phrase: str) -> Image.Image: ...
 
-    def label(self) -> str | None:
-        """A caveat every report repeats, or None when the pictures are real."""
+    def label(self, drawn: int, cases: int) -> str | None:
+        """A caveat every report repeats about the ``drawn`` of ``cases`` SD/SD+TYPO cases whose picture this
+        generator made (the rest sent the dataset's own), or None when none of them is a stand-in."""
 
 
 def slug(text: str) -> str:
@@ -73,8 +74,11 @@ class PlaceholderScene:
             draw.polygon([(x - 10, 640), (x + 55, 580), (x + 120, 640)], fill=(110, 60, 50))
         return image
 
-    def label(self) -> str:
-        return "sd: offline placeholder scenes, not pictures of the phrases (no image generator configured)"
+    def label(self, drawn: int, cases: int) -> str | None:
+        """Counted, since a dataset that ships most SD images gets a placeholder only for the rest."""
+        if not drawn:
+            return None
+        return f"sd: {drawn} of {cases} SD/SD+TYPO cases got an offline placeholder scene, not a picture of the phrase (no image generator configured)"
 
 
 @dataclass
@@ -98,10 +102,10 @@ class FolderScenes:
         self.missing.add(key_phrase)
         return PlaceholderScene().picture(key_phrase)
 
-    def label(self) -> str | None:
+    def label(self, drawn: int, cases: int) -> str | None:
         if not self.missing:
             return None
-        return f"sd: {len(self.missing)} phrases had no picture in {self.folder} and got an offline placeholder scene"
+        return f"sd: of {drawn} of {cases} SD/SD+TYPO cases drawn from {self.folder}, {len(self.missing)} phrases had no picture there and got an offline placeholder scene"
 
 
 class DiffusersScenes:
@@ -126,7 +130,7 @@ class DiffusersScenes:
         image = self._pipe(f"A photo of {key_phrase}", num_inference_steps=self._steps, generator=generator).images[0]
         return image.convert("RGB").resize((SD_SIZE, SD_SIZE))
 
-    def label(self) -> None:
+    def label(self, drawn: int, cases: int) -> None:
         return None
 
 
