@@ -12,6 +12,7 @@ measured is the proxy. The model name picks the behaviour:
                    ``stream_ends[<last user text>]`` whether it ``finished`` or the client ``closed`` it
 ``stream-break``   a stream that sends two chunks and then drops the connection
 ``stream-cut``     a stream that ends cleanly after two chunks, with no finish_reason and no ``[DONE]``
+``stream-unfinished`` a whole stream ended by ``[DONE]`` whose chunks carry no finish_reason (some servers')
 anything else      a completion whose content is ``echo: <last user text>``
 =================  ===========================================================
 
@@ -146,7 +147,8 @@ class StubUpstream:
                 return
             delta = {"role": "assistant", "content": word} if i == 0 else {"content": " " + word}
             await send({"type": "http.response.body", "body": _chunk(model, delta), "more_body": True})
-        await send({"type": "http.response.body", "body": _chunk(model, {}, "stop"), "more_body": True})
+        if model != "stream-unfinished":
+            await send({"type": "http.response.body", "body": _chunk(model, {}, "stop"), "more_body": True})
         if (request.get("stream_options") or {}).get("include_usage"):
             usage = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": int(time.time()), "model": model, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": len(words), "total_tokens": 1 + len(words)}}
             await send({"type": "http.response.body", "body": b"data: " + json.dumps(usage).encode() + b"\n\n", "more_body": True})

@@ -34,7 +34,6 @@ from proxy.policy import BlockPolicy
 from proxy.request import parse_chat_request
 from proxy.runtime import Runtime
 from proxy.upstream import Upstream, UpstreamCall, map_upstream_error
-from proxy.upstream.failures import UpstreamHTTPError
 
 
 T = TypeVar("T")
@@ -221,7 +220,7 @@ async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome,
         timing.end_upstream()
         raise map_upstream_error(exc, runtime.secrets) from None
 
-    answer = AnswerStream(_resume(first, chunks), check, exchange)
+    answer = AnswerStream(_chain(first, chunks), check, exchange)
     relayed = answer.relay()
 
     async def body() -> AsyncIterator[bytes]:
@@ -244,23 +243,8 @@ async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome,
     return StreamingResponse(body(), media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"}, background=answer.background())
 
 
-async def _resume(first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]) -> AsyncGenerator[dict[str, Any], None]:
-    """The stream again from its first chunk, which was read early so that a failing upstream still gets its status.
-
-    A stream whose body ends before any choice has a ``finish_reason`` was cut
-    short (an upstream that closed its connection cleanly mid-answer): it
-    ends with an error event, not with ``[DONE]``, so a client never takes a
-    partial answer for a whole one.
-    """
-    finished = False
-    async for chunk in _chain(first, rest):
-        finished = finished or any(isinstance(c, dict) and c.get("finish_reason") for c in chunk.get("choices") or [])
-        yield chunk
-    if not finished:
-        raise UpstreamHTTPError(502, "the upstream's stream ended before the answer finished (no finish_reason)")
-
-
 async def _chain(first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]) -> AsyncGenerator[dict[str, Any], None]:
+    """The stream again from its first chunk, which was read early so that a failing upstream still gets its status."""
     if first is not None:
         yield first
     async for chunk in rest:

@@ -55,6 +55,7 @@ def proxy_config(upstream_url: str, transport: str = "auto", **server: Any) -> d
             stub_route("slow", upstream_url, transport, timeout_s=0.5),
             stub_route("stream-break", upstream_url, transport),
             stub_route("stream-cut", upstream_url, transport),
+            stub_route("stream-unfinished", upstream_url, transport),
             {"model_name": "sim", "litellm_params": {"model": "mmguard/sim-mllm"}},
             {"model_name": "sim-unguarded", "litellm_params": {"model": "mmguard/sim-mllm"}, "policy": "unguarded"},
             {"model_name": "sim-safety-prompt", "litellm_params": {"model": "mmguard/sim-mllm"}, "policy": "safety-prompt-only"},

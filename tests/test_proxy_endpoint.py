@@ -202,3 +202,15 @@ def test_a_stream_cut_short_cleanly_ends_with_an_error_not_as_a_whole_answer(cli
         for chunk in stream:
             words += [c.delta.content for c in chunk.choices if c.delta.content]
     assert "".join(words).startswith("echo:")
+
+
+def test_a_whole_stream_without_finish_reason_is_whole_where_done_can_be_seen(client, request):
+    """Some servers end a whole answer with [DONE] and no finish_reason. The direct transport reads [DONE]
+    and passes it whole; litellm hides [DONE] and itself takes a missing finish_reason for a cut stream."""
+    stream = client.chat.completions.create(model="stream-unfinished", messages=[{"role": "user", "content": "a b c d e f"}], stream=True)
+    if request.node.callspec.params["proxy_url"] == "direct":
+        assert "".join(c.delta.content or "" for chunk in stream for c in chunk.choices) == "echo: a b c d e f"
+    else:
+        with pytest.raises(openai.APIError, match="(?i)ended before a finish_reason"):
+            for _ in stream:
+                pass

@@ -91,6 +91,12 @@ class DirectTransport:
         return self._chunks(await self._send(call, stream=True))
 
     async def _chunks(self, response: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+        """The stream's chunks; one whose body ends before ``[DONE]`` was cut short and ends in an error.
+
+        ``[DONE]`` is the only sign of a whole answer OpenAI's protocol gives
+        (a finish_reason is not: some servers end with ``[DONE]`` and none), so
+        a client never takes a partial answer for a whole one.
+        """
         try:
             async for raw in response.content:
                 line = raw.decode().strip()
@@ -104,6 +110,7 @@ class DirectTransport:
                     error = payload["error"]
                     raise UpstreamHTTPError(502, str(error.get("message") if isinstance(error, dict) else error))
                 yield payload
+            raise UpstreamHTTPError(502, "the upstream's stream ended before the answer finished (no [DONE])")
         finally:
             response.close()  # also when the client went away: drops the upstream connection
 
