@@ -31,7 +31,7 @@ from proxy.observe import Exchange, Timing, exchange_of
 from proxy.output_check import OutputCheck, answer_texts
 from proxy.output_stream import AnswerStream
 from proxy.policy import BlockPolicy
-from proxy.request import parse_chat_request
+from proxy.request import ChatRequest, parse_chat_request
 from proxy.runtime import Runtime
 from proxy.upstream import Upstream, UpstreamCall, map_upstream_error
 
@@ -135,7 +135,7 @@ async def chat_completions(request: Request) -> Any:
     outcome = exchange.outcome = await guard.inspect(chat, policy, route.safety_prompt_placement)
     if outcome.decision == "block":
         scenario = outcome.finding.scenario if outcome.finding else None
-        return _refuse(chat.model, bool(chat.stream), policy.block, decision_headers(outcome, request_id, timing), scenario)
+        return _refuse(chat, policy.block, decision_headers(outcome, request_id, timing), scenario)
     call = UpstreamCall(
         route=route,
         messages=outcome.messages,
@@ -155,10 +155,10 @@ async def chat_completions(request: Request) -> Any:
         raise map_upstream_error(exc, runtime.secrets) from None
     finally:
         timing.end_upstream()
-    return await _answer(chat.model, body, outcome, exchange, check)
+    return await _answer(chat, body, outcome, exchange, check)
 
 
-async def _answer(model: str, body: dict[str, Any], outcome: GuardOutcome, exchange: Exchange, check: OutputCheck) -> Any:
+async def _answer(chat: ChatRequest, body: dict[str, Any], outcome: GuardOutcome, exchange: Exchange, check: OutputCheck) -> Any:
     """The upstream's answer through the output check; ``x-mmguard-output`` says what became of it.
 
     ``skipped``: no text to read (tool calls). ``deferred``: monitored, read
@@ -178,7 +178,7 @@ async def _answer(model: str, body: dict[str, Any], outcome: GuardOutcome, excha
         state = verdict.taken
     headers = decision_headers(outcome, exchange.request_id, exchange.timing) | {"x-mmguard-output": state}
     if verdict is not None and verdict.taken == "blocked":
-        return _refuse(model, False, check.policy.block, headers, verdict.scenario, answer=True)
+        return _refuse(chat, check.policy.block, headers, verdict.scenario, answer=True)
     return JSONResponse(body, headers=headers, background=background)
 
 
@@ -186,15 +186,19 @@ async def _judge_later(check: OutputCheck, texts: list[str], exchange: Exchange)
     exchange.output = await check.judge(texts)
 
 
-def _refuse(model: str, stream: bool, block: BlockPolicy, headers: dict[str, str], scenario: str | None, answer: bool = False) -> Any:
-    """The policy's block answer, for a blocked request or (``answer``) a withheld answer alike."""
+def _refuse(chat: ChatRequest, block: BlockPolicy, headers: dict[str, str], scenario: str | None, answer: bool = False) -> Any:
+    """The policy's block answer, for a blocked request or (``answer``) a withheld answer alike, in the shape the
+    client asked for: ``n`` choices, and a usage chunk closing a stream when ``stream_options.include_usage``."""
     if refusal.is_error_style(block):
         error = refusal.policy_violation(scenario, answer)
         error.headers.update(headers)
         raise error
-    if stream:
-        return StreamingResponse(refusal.chunks(model, block.message), media_type="text/event-stream", headers=headers)
-    return JSONResponse(refusal.completion(model, block.message), headers=headers)
+    params = chat.params()
+    n = min(max(params.get("n") or 1, 1), refusal.MAX_CHOICES)  # an int, or absent: DocumentedParams checked it
+    if chat.stream:
+        usage = bool((params.get("stream_options") or {}).get("include_usage"))
+        return StreamingResponse(refusal.chunks(chat.model, block.message, n, usage), media_type="text/event-stream", headers=headers)
+    return JSONResponse(refusal.completion(chat.model, block.message, n), headers=headers)
 
 
 async def _open(upstream: Upstream, call: UpstreamCall) -> tuple[AsyncIterator[dict[str, Any]], dict[str, Any] | None]:

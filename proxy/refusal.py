@@ -25,21 +25,32 @@ def policy_violation(scenario: str | None, answer: bool = False) -> ProxyError:
     return ProxyError(400, f"{done} by the proxy's content policy{what}.", "invalid_request_error", "content_policy_violation")
 
 
-def completion(model: str, message: str) -> dict[str, Any]:
+#: OpenAI's own ceiling on ``n``: a refusal is never made larger than an answer could be.
+MAX_CHOICES = 128
+NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
+def completion(model: str, message: str, n: int = 1) -> dict[str, Any]:
+    """The block answer as a completion with the ``n`` choices the client asked for, each the refusal."""
     return {
         "id": f"chatcmpl-mmguard-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": message}, "finish_reason": "content_filter"}],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "choices": [{"index": i, "message": {"role": "assistant", "content": message}, "finish_reason": "content_filter"} for i in range(n)],
+        "usage": NO_USAGE,
     }
 
 
-async def chunks(model: str, message: str) -> AsyncIterator[bytes]:
+async def chunks(model: str, message: str, n: int = 1, usage: bool = False) -> AsyncIterator[bytes]:
+    """The block answer streamed: each of ``n`` choices' refusal and finish, then, when the client asked for
+    ``stream_options.include_usage``, the usage chunk an app reads from a stream's end."""
     base = {"id": f"chatcmpl-mmguard-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
-    yield sse.event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": message}, "finish_reason": None}]})
-    yield sse.event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "content_filter"}]})
+    for i in range(n):
+        yield sse.event({**base, "choices": [{"index": i, "delta": {"role": "assistant", "content": message}, "finish_reason": None}]})
+        yield sse.event({**base, "choices": [{"index": i, "delta": {}, "finish_reason": "content_filter"}]})
+    if usage:
+        yield sse.event({**base, "choices": [], "usage": NO_USAGE})
     yield sse.DONE
 
 
