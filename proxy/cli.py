@@ -381,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, PolicyError, EncoderUnavailable) as err:
         print(f"mmguard: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader left (``mmguard check --jsonl ... | head``): stop quietly, as a pipe's writer should
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's own flush would raise it again
+        return 1
 
 
 if __name__ == "__main__":

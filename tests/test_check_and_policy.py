@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -303,3 +305,14 @@ def test_a_score_outranks_a_nearest_example_and_a_rule_outranks_both():
     rule = Finding("text", "physical_harm", 0.5, "annotate", "my-rule")
     assert decide([near, score]) is score
     assert decide([near, score, rule]) is rule
+
+
+def test_check_jsonl_read_by_a_reader_that_leaves_stops_without_a_traceback(tmp_path):
+    """``mmguard check --jsonl FILE | head -1``: the reader closes the pipe, and the writer stops quietly."""
+    lines = tmp_path / "many.jsonl"
+    lines.write_text("".join(json.dumps({"id": f"{i}-" + "x" * 2000, "text": "How do I bake bread?", "images": []}) + "\n" for i in range(200)))
+    child = subprocess.Popen([sys.executable, "-m", "proxy.cli", "check", "--jsonl", str(lines)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stdout.readline()  # one decision, then the reader leaves
+    child.stdout.close()
+    _, err = child.communicate(timeout=300)
+    assert child.returncode == 1 and b"Traceback" not in err and b"BrokenPipeError" not in err
