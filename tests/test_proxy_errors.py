@@ -126,8 +126,9 @@ def test_chunked_body_over_limit_is_413(proxy_url):
 
 def test_upstream_429_is_429_with_retry_after(proxy_url):
     response = post(proxy_url, json={"model": "fail-429", "messages": MSG})
-    assert_openai_error(response, 429, "rate_limit_exceeded")
+    error = assert_openai_error(response, 429, "rate_limit_exceeded")
     assert response.headers["retry-after"] == "7"
+    assert error["message"] == "Upstream rate limit: stub failure 429"  # the upstream's words, without litellm's class names
 
 
 def test_upstream_429_reaches_the_sdk_as_rate_limit(client):

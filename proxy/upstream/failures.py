@@ -9,6 +9,7 @@ Messages are cut short and scrubbed of every secret the proxy knows.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from dataclasses import dataclass
 from typing import Iterable
@@ -39,6 +40,11 @@ def by_status(status: int | None, detail: str, retry_after: str | None) -> Proxy
 
 def timeout() -> ProxyError:
     return ProxyError(504, "The upstream model did not answer in time.", "timeout_error", "upstream_timeout")
+
+
+#: The class names litellm chains before the upstream's own words ("litellm.RateLimitError: RateLimitError:
+#: OpenAIException - stub failure 429"): the client gets what the upstream said, as on the direct transport.
+_LITELLM_PREFIXES = re.compile(r"^(?:(?:litellm\.)?[A-Za-z]+(?:Error|Exception)(?::| -)\s*)+")
 
 
 def _litellm_failure(exc: Exception) -> tuple[bool, int | None, str | None]:
@@ -72,4 +78,4 @@ def map_upstream_error(exc: Exception, secrets: Iterable[str]) -> ProxyError:
         what = "its answer was not valid JSON" if isinstance(exc, ValueError) else "the connection to it failed"
         return by_status(None, f"{what} ({type(exc).__name__})", None)
     is_timeout, status, retry_after = _litellm_failure(exc)
-    return timeout() if is_timeout else by_status(status, detail, retry_after)
+    return timeout() if is_timeout else by_status(status, _LITELLM_PREFIXES.sub("", detail) or detail, retry_after)
