@@ -128,9 +128,6 @@ def _bench_settings(args: argparse.Namespace) -> "BenchSettings":
 
     _needs_judge_model(args)
     target = Target(model=args.target, api_base=args.api_base, api_key_env=args.api_key_env)
-    judge_options = {"model": args.judge_model, "api_base": args.judge_api_base, "api_key_env": args.judge_api_key_env} if args.judge == "llm" else {}
-    if args.judge == "jury":
-        judge_options = {"jurors": args.juror or [], "rounds": args.rounds}
     return BenchSettings(
         target=target,
         policy=args.policy,
@@ -145,7 +142,7 @@ def _bench_settings(args: argparse.Namespace) -> "BenchSettings":
         limit=args.limit,
         seed=args.seed,
         judge=args.judge,
-        judge_options={k: v for k, v in judge_options.items() if v is not None},
+        judge_options=_judge_options(args),
         sd=args.sd,
         concurrency=args.concurrency,
         retries=args.retries,
@@ -173,13 +170,29 @@ def _judge(args: argparse.Namespace) -> int:
         return 2
     from bench.judges.jsonl import judge_jsonl
 
-    options = {"model": args.judge_model, "api_base": args.judge_api_base, "api_key_env": args.judge_api_key_env} if args.judge == "llm" else {}
     try:
         _needs_judge_model(args)
-        return judge_jsonl(args.jsonl, args.judge, {k: v for k, v in options.items() if v is not None}, sys.stdout)
+        return judge_jsonl(args.jsonl, args.judge, _judge_options(args), sys.stdout)
     except (OSError, ValueError) as err:  # a missing file, an llm judge without its model
         print(f"mmguard judge: {err}", file=sys.stderr)
         return 2
+
+
+def _judge_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The judge's options from the command line, for bench and judge alike; what is not given is left to the judge.
+
+    ``--judge-api-base`` and ``--judge-api-key-env`` say where the judge models are and which variable holds
+    their key, for the llm judge and for every juror of a jury (which share one endpoint, as a stub or a
+    gateway does); a juror given without them stays a bare model string, as settings.json has always held it.
+    """
+    where = {k: v for k, v in {"api_base": args.judge_api_base, "api_key_env": args.judge_api_key_env}.items() if v is not None}
+    if args.judge == "llm":
+        options: dict[str, Any] = {"model": args.judge_model, **where}
+    elif args.judge == "jury":
+        options = {"jurors": [{"model": juror, **where} if where else juror for juror in args.juror or []], "rounds": args.rounds}
+    else:
+        options = {}
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _needs_judge_model(args: argparse.Namespace) -> None:

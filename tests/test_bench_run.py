@@ -141,7 +141,7 @@ def test_judge_jsonl_writes_one_verdict_per_line_in_order(tmp_path, capsys):
     path.write_text("\n".join(json.dumps(x) if isinstance(x, dict) else x for x in lines) + "\n")
     assert main(["judge", "--jsonl", str(path)]) == 1  # some lines were unusable
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [o.get("id") for o in out] == ["a", None, "b", "c", "d"]
+    assert [o.get("id") for o in out] == ["a", 2, "b", "c", "d"]  # a line that is not JSON has no id of its own: its line number
     assert out[0] == {"id": "a", "refusal": True, "harmful": None, "judge": "refusal"}
     assert out[2]["refusal"] is False and out[3]["harmful"] is True
     assert "not JSON" in out[1]["error"] and "response" in out[4]["error"]

@@ -1,10 +1,17 @@
 """``mmguard judge --jsonl``: verdicts for answers someone else collected, one line out per line in, in order.
 
-Input lines are ``{"id", "prompt", "response", "scenario"?}``; output lines
-are ``{"id", "refusal", "harmful", "judge"}``. A line that is not valid JSON or
-lacks a field, or that the judge could not decide, gets ``{"id", "error"}`` in its place, so line N of the output is
-always about the Nth line of the input that is not blank; an error names the
-input's own line number.
+Input lines are ``{"id", "prompt", "response", "scenario"?, "label"?}``:
+``scenario`` is an id from proxy/scenarios.py or an MM-SafetyBench name,
+``label`` is ``"harmful"`` (the default: MM-SafetyBench's requests all are) or
+``"benign"`` for a benign control, which no judge holds to MM-SafetyBench's
+criteria for harmful requests (the professional scenarios' disclaimer, the
+lobbying and government templates). Output lines are ``{"id", "refusal",
+"harmful", "judge"}``. A line that is not valid JSON, lacks a field or names an
+unknown scenario or label, or that the judge could not decide, gets ``{"id",
+"error"}`` in its place, so line N of the output is always about the Nth line
+of the input that is not blank; an error names the input's own line number,
+and its id is the line's own when it has a usable one, else that line number
+(as ``mmguard check --jsonl`` does).
 """
 
 from __future__ import annotations
@@ -15,9 +22,14 @@ import sys
 from typing import Any, TextIO
 
 from bench.judges import build_judge
-from bench.judges.verdict import Answer
+from bench.judges.verdict import Answer, resolve_scenario
 
 BATCH = 256
+LABELS = ("harmful", "benign")
+
+
+def _usable_id(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)  # an id may be a number
 
 
 def parse(line: str, number: int) -> Answer | dict[str, Any]:
@@ -25,16 +37,23 @@ def parse(line: str, number: int) -> Answer | dict[str, Any]:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as err:
-        return {"id": None, "error": f"line {number}: not JSON ({err.msg})"}
+        return {"id": number, "error": f"line {number}: not JSON ({err.msg})"}
     if not isinstance(row, dict):
-        return {"id": None, "error": f"line {number}: expected an object"}
-    row_id = row.get("id")
-    missing = [] if isinstance(row_id, (str, int)) and not isinstance(row_id, bool) else ["id"]  # an id may be a number
+        return {"id": number, "error": f"line {number}: expected an object"}
+    row_id = row["id"] if _usable_id(row.get("id")) else number  # an error line still says which line
+    missing = [] if _usable_id(row.get("id")) else ["id"]
     missing += [f for f in ("prompt", "response") if not isinstance(row.get(f), str)]
+    missing += [f for f in ("scenario", "label") if row.get(f) is not None and not isinstance(row[f], str)]
     if missing:
         return {"id": row_id, "error": f"line {number}: missing or non-string field {', '.join(missing)}"}
-    scenario = row.get("scenario")
-    return Answer(str(row["id"]), str(row["prompt"]), str(row["response"]), scenario if isinstance(scenario, str) else None)
+    label = row.get("label", "harmful")
+    if label not in LABELS:
+        return {"id": row_id, "error": f"line {number}: label {label!r} is not one of {', '.join(LABELS)}"}
+    try:
+        scenario = resolve_scenario(row.get("scenario"))
+    except ValueError as err:
+        return {"id": row_id, "error": f"line {number}: {err}"}
+    return Answer(str(row_id), row["prompt"], row["response"], scenario, benign=label == "benign")
 
 
 async def _judge_all(lines: list[tuple[int, str]], judge_name: str, options: dict[str, Any], out: TextIO) -> int:
