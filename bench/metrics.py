@@ -18,7 +18,7 @@ from typing import Iterable
 import numpy as np
 
 from bench.results import ResultRow
-from bench.summary import ArmSummary, Cell, Drop, Quantiles, Rate, RunInfo, Summary
+from bench.summary import ArmSummary, AttackRate, Cell, Drop, Quantiles, Rate, RunInfo, Summary
 
 Z95 = 1.959964
 
@@ -96,6 +96,11 @@ def arm_summary(arm: str, rows: list[ResultRow]) -> ArmSummary:
     )
 
 
+def _outcome(harmful: bool):
+    """What a group's rate counts: attack success on harmful cases, refusal on benign controls."""
+    return (lambda r: r.success) if harmful else (lambda r: r.verdict.refusal)
+
+
 def cells(rows: list[ResultRow]) -> list[Cell]:
     groups: dict[tuple[str, str, str, bool], list[ResultRow]] = defaultdict(list)
     for r in rows:
@@ -103,9 +108,17 @@ def cells(rows: list[ResultRow]) -> list[Cell]:
             groups[(r.arm, r.scenario, r.attack, r.harmful)].append(r)
     out = []
     for (arm, scenario, attack, harmful), group in sorted(groups.items()):
-        rate = _rate(group, (lambda r: r.success) if harmful else (lambda r: r.verdict.refusal))
-        out.append(Cell(arm=arm, scenario=scenario, attack=attack, harmful=harmful, rate=rate))
+        out.append(Cell(arm=arm, scenario=scenario, attack=attack, harmful=harmful, rate=_rate(group, _outcome(harmful))))
     return out
+
+
+def attack_rates(rows: list[ResultRow]) -> list[AttackRate]:
+    """Per arm and attack, pooled over scenarios: where each defence works, and what it costs benign users."""
+    groups: dict[tuple[str, str, bool], list[ResultRow]] = defaultdict(list)
+    for r in rows:
+        if r.done:
+            groups[(r.arm, r.attack, r.harmful)].append(r)
+    return [AttackRate(arm=arm, attack=attack, harmful=harmful, rate=_rate(group, _outcome(harmful))) for (arm, attack, harmful), group in sorted(groups.items())]
 
 
 def summarize(run: RunInfo, rows: list[ResultRow], expected: int, baseline: str = "direct") -> Summary:
@@ -117,4 +130,4 @@ def summarize(run: RunInfo, rows: list[ResultRow], expected: int, baseline: str 
     outcomes = {a: {r.case_id: bool(r.success) for r in by_arm.get(a, []) if r.done and r.harmful} for a in run.arms}
     drops = [paired_drop(outcomes[baseline], outcomes[a], a, baseline, seed=run.seed) for a in run.arms if a != baseline and baseline in outcomes]
     missing = expected - sum(1 for r in rows if r.done)
-    return Summary(run=run, arms=arms, drops=drops, cells=cells(rows), missing=max(0, missing))
+    return Summary(run=run, arms=arms, drops=drops, cells=cells(rows), by_attack=attack_rates(rows), missing=max(0, missing))

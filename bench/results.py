@@ -2,8 +2,10 @@
 
 The file is append-only. Reading it keeps the last row for each (case, arm),
 so a rerun that fills a hole or re-judges a row simply appends. A row counts as
-done when it has an answer and a verdict; rows with an upstream error, or whose
-judge failed, are tried again by the next run. A torn last line (the process
+done for a run when it has an answer and a verdict from that run's judge (the
+judge's identity, ``bench.run.judge_identity``); rows with an upstream error are
+asked again by the next run, and answers without a verdict from this judge
+(its call failed, or another judge gave it) are judged again without asking. A torn last line (the process
 was killed mid-write) is skipped.
 """
 
@@ -23,6 +25,7 @@ class VerdictRow(BaseModel):
     judge: str
     rating: float | None = None
     reason: str | None = None
+    identity: str = ""  # the judge's kind, model(s), rounds and code (bench.run.judge_identity); "" before it was kept
 
 
 class ResultRow(BaseModel):
@@ -42,6 +45,7 @@ class ResultRow(BaseModel):
     blocked: bool = False
     decision: str | None = None
     guard_scenario: str | None = None
+    guard_policy: str | None = None  # the proxy's x-mmguard-policy: the policy that decided, as the proxy named it
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
@@ -96,9 +100,14 @@ class ResultsFile:
                     continue  # a torn line from an interrupted run
                 self.rows[row.key] = row
 
-    def done(self) -> dict[tuple[str, str], str]:
-        """The (case, arm) rows that are done, each with the fingerprint of the arm that answered it."""
-        return {key: row.fingerprint for key, row in self.rows.items() if row.done}
+    def answered(self) -> dict[tuple[str, str], str]:
+        """The (case, arm) rows with an answer, judged or not, each with the fingerprint of the arm that answered it."""
+        return {key: row.fingerprint for key, row in self.rows.items() if row.response is not None}
+
+    def done(self, judge: str) -> dict[tuple[str, str], str]:
+        """The answered rows whose verdict came from the judge of identity ``judge``: another judge's verdict
+        is not this run's, so a rerun with another judge (same ``--name``) judges the answer again."""
+        return {key: row.fingerprint for key, row in self.rows.items() if row.done and row.verdict.identity == judge}
 
     def append(self, rows: list[ResultRow]) -> None:
         if not rows:

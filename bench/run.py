@@ -2,9 +2,10 @@
 
 The run folder's name is derived from the settings, so running the same
 command again finds the same folder and only asks what is missing; ``fresh``
-starts it over. With no settings this is the Quick start's main job: the
-built-in suite on the embedded simulated model, direct and through the proxy
-with the default policy, offline.
+starts it over, asking every answer again (it reads no cached answer, so the
+latencies are this run's). With no settings this is the Quick start's main
+job: the built-in suite on the embedded simulated model, direct and through
+the proxy with the default policy, offline.
 """
 
 from __future__ import annotations
@@ -26,17 +27,22 @@ from typing import Any, TextIO
 from bench.cache import ResponseCache
 from bench.metrics import summarize
 from bench.report import headline, write_reports
-from bench.results import ResultsFile
+from bench.report.format import success_rule
+from bench.results import ResultRow, ResultsFile
 from bench.runner import Runner, RunStats
 from bench.suite import attacks as attack_registry
 from bench.suite.item import Item
 from bench.suite.scenes import SceneGenerator, scene_generator
 from bench.suite.select import assemble, cases, sample
 from bench.summary import RunInfo, Summary
-from bench.targets import ARMS, PROXY_ARMS, DirectArm, ProxyArm, Target, guard_build, guard_fingerprint, local_proxy_config
+from bench.targets import ARMS, PROXY_ARMS, DirectArm, ProxyArm, Target, guard_build, guard_fingerprint, local_proxy_config, source_digest
 from proxy.policy import load_policy
 
 DEFAULT_ARMS = ("direct", "guarded")
+#: Judge options that only say how to reach the judge, not what it answers: no part of its identity.
+JUDGE_TRANSPORT = frozenset({"api_key_env", "concurrency", "attempts", "backoff_s", "max_backoff_s", "timeout_s"})
+#: Settings that change the messages a case sends but not its id or any arm's build (``_check_reuse``).
+RENDERING = ("seed", "sd")
 
 
 @dataclass
@@ -72,6 +78,8 @@ class BenchSettings:
             raise ValueError("the direct arm is the baseline every drop is measured against; keep it in --arms")
         if self.proxy_url and "safety_prompt_only" in self.arms:
             raise ValueError("with --proxy-url the bench cannot choose the proxy's policy; drop safety_prompt_only from --arms")
+        if self.proxy_url and self.policy != "default":
+            raise ValueError(f"--policy {self.policy}: with --proxy-url the external proxy runs its own policy (the report names the one it reports); drop --policy")
         if self.name is not None and (Path(self.name).name != self.name or self.name in ("", ".", "..")):
             raise ValueError(f"--name {self.name!r}: a run's folder name inside --out, without / or ..")  # --fresh deletes that folder
         if self.scenarios:
@@ -94,8 +102,61 @@ class BenchSettings:
             settings["guard"] = guard_fingerprint(self.policy)
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
         model = re.sub(r"[^A-Za-z0-9]+", "-", self.target.model).strip("-")
-        policy = re.sub(r"[^A-Za-z0-9]+", "-", Path(self.policy).stem)
+        policy = "external" if self.proxy_url else re.sub(r"[^A-Za-z0-9]+", "-", Path(self.policy).stem)
         return f"{model}-{policy}-{digest}"
+
+
+def _transport_free(value: Any) -> Any:
+    """``value`` without the judge options (at any depth, e.g. inside a juror) that only reach the judge."""
+    if isinstance(value, dict):
+        return {k: _transport_free(v) for k, v in value.items() if k not in JUDGE_TRANSPORT}
+    if isinstance(value, (list, tuple)):
+        return [_transport_free(v) for v in value]
+    return value
+
+
+def judge_identity(settings: BenchSettings) -> str:
+    """Everything that decides a verdict: the judge's kind, its options but those that only reach it (key,
+    concurrency, retries), and the judges' code (the templates, the refusal rules). Kept on every verdict, so a
+    rerun under the same ``--name`` with another judge judges the kept answers again instead of reporting the
+    old judge's verdicts under the new one's name."""
+    import bench.judges
+
+    options = json.dumps(_transport_free(settings.judge_options), sort_keys=True, default=str)
+    return f"{settings.judge}|{options}|{source_digest(Path(bench.judges.__file__).parent)}"
+
+
+def judge_detail(settings: BenchSettings) -> str | None:
+    """Who judged within the judge's kind, for the report's header: ``model openai/gpt-4o``, ``jurors a, b; rounds 2``."""
+    options = _transport_free(settings.judge_options)
+    parts = [f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in sorted(options.items())]
+    return "; ".join(parts) or None
+
+
+def _policy_label(settings: BenchSettings, rows: list[ResultRow]) -> str:
+    """The guarded arm's policy as reports name it: the bench's own choice or, with ``--proxy-url``, what the
+    external proxy said it ran (``x-mmguard-policy``); never a policy the bench did not use."""
+    if not settings.proxy_url:
+        return settings.policy
+    reported = sorted({r.guard_policy for r in rows if r.arm in PROXY_ARMS and r.guard_policy})
+    return f"external: {', '.join(reported)}" if reported else "external (not reported)"
+
+
+def _check_reuse(settings: BenchSettings, run_dir: Path) -> None:
+    """A reused ``--name`` folder whose answers were rendered with another seed or SD source: their case ids and
+    arm builds match this run's, so they would pass for its answers. Refused rather than mixed."""
+    saved = run_dir / "settings.json"
+    if settings.fresh or not saved.exists():
+        return
+    before, now = json.loads(saved.read_text()), json.loads(json.dumps(asdict(settings), default=str))
+    changed = [f"--{k} {before[k]}" for k in RENDERING if k in before and before[k] != now[k]]
+    if changed:
+        raise ValueError(f"run folder {run_dir} holds answers to messages rendered with {', '.join(changed)}; give another --name, or --fresh to start it over")
+
+
+def unanswered_arms(summary: Summary) -> list[str]:
+    """Arms with no judged case at all: a run that measured nothing for them, whatever its exit would say."""
+    return [a.arm for a in summary.arms if a.asr.n + a.over_refusal.n == 0]
 
 
 def _labels(settings: BenchSettings, scenes: SceneGenerator, items: list[Item]) -> list[str]:
@@ -114,9 +175,9 @@ def _labels(settings: BenchSettings, scenes: SceneGenerator, items: list[Item]) 
     if scene_label:
         labels.append(scene_label)
     if settings.proxy_url:
-        labels.append(f"guarded arm: the external proxy at {settings.proxy_url}; its policy is whatever it runs")
-    if settings.judge == "refusal":
-        labels.append("judge: refusal (offline); an attack succeeds when the answer is not a refusal")
+        labels.append(f"guarded arm: the external proxy at {settings.proxy_url}; its policy is the one it reports, not chosen by the bench")
+    judge = "refusal (offline)" if settings.judge == "refusal" else settings.judge
+    labels.append(f"judge: {judge}; {success_rule(settings.judge)}")
     return labels
 
 
@@ -191,6 +252,7 @@ def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
     scenes = scene_generator(settings.sd)
     judge = build_judge(settings.judge, **settings.judge_options)
     run_dir = settings.out / settings.run_name()
+    _check_reuse(settings, run_dir)
     if settings.fresh and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -205,14 +267,15 @@ def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
 
     out.write(f"mmguard bench: {len(all_cases)} cases ({len(items)} items x {len(settings.attacks)} attacks) x {len(settings.arms)} arms -> {run_dir}\n")
     wanted = {(c.id, a) for c in all_cases for a in settings.arms}
-    kept = len(wanted & results.done().keys())
+    identity = judge_identity(settings)
+    kept = len(wanted & results.done(identity).keys())
     if kept:
-        out.write(f"mmguard bench: resuming: {kept} of {len(all_cases) * len(settings.arms)} answers are judged already (those of another guard build are asked again; --fresh starts over)\n")
+        out.write(f"mmguard bench: resuming: {kept} of {len(all_cases) * len(settings.arms)} answers are judged already (those of another guard build are asked again, those of another judge judged again; --fresh starts over)\n")
 
     async def go() -> RunStats:
         async with AsyncExitStack() as stack:
             arms = _arms(settings, await _start_proxy(settings, stack))
-            runner = Runner(arms, judge, results, render, cache=cache, concurrency=settings.concurrency, retries=settings.retries, progress=settings.progress)
+            runner = Runner(arms, judge, results, render, judge_identity=identity, cache=cache, read_cache=not settings.fresh, concurrency=settings.concurrency, retries=settings.retries, progress=settings.progress)
             try:
                 return await runner.run(all_cases)
             finally:
@@ -232,9 +295,10 @@ def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
         duration_s=round(time.perf_counter() - clock, 2),
         target="mmguard-sim" if settings.target.simulated else settings.target.model,
         simulated=settings.target.simulated,
-        policy=settings.policy,
+        policy=_policy_label(settings, rows),
         suite=_suite_label(settings, items),
         judge=settings.judge,
+        judge_detail=judge_detail(settings),
         arms=list(settings.arms),
         attacks=list(settings.attacks),
         scenarios=sorted({i.scenario for i in items}),

@@ -4,7 +4,10 @@ Per case, the messages are rendered once (in a thread: Pillow and PNG encoding
 are CPU work) and sent to each arm that still lacks an answer, so the arms see
 identical bytes and the proxy's OCR cache serves the second arm. Answers are
 judged in batches and appended to ``results.jsonl``; an interrupted run loses
-at most the batch in flight, and those answers are in the cache.
+at most the batch in flight, and those answers are in the cache. A verdict is
+kept with the identity of the judge that gave it: an answer its arm still
+stands behind, judged by another judge (a rerun under the same ``--name``), is
+judged again without asking the arm.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class RunStats:
     cached: int = 0
     errors: int = 0
     retries: int = 0
+    rejudged: int = 0
     judge_failures: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
     retry_kinds: dict[str, int] = field(default_factory=dict)
@@ -48,6 +52,8 @@ class RunStats:
     def describe(self) -> str:
         """One line for the end of a run; where answers are missing, or needed asking again, it says why."""
         line = f"answers: {self.asked} asked, {self.cached} from cache, {self.errors} errors{_kinds(self.error_kinds)}, {self.retries} retries{_kinds(self.retry_kinds)}"
+        if self.rejudged:
+            line += f"; {self.rejudged} kept answers judged again (their verdicts were another judge's, or none)"
         if self.judge_failures:
             line += f"; {self.judge_failures} answers left unjudged by a judge failure (rerun the same command to judge them)"
         return line
@@ -84,6 +90,7 @@ def row_for(case: Case, arm: Arm, messages: list[dict[str, Any]], reply: Reply |
         blocked=reply.blocked,
         decision=reply.decision,
         guard_scenario=reply.scenario,
+        guard_policy=reply.policy,
         prompt_tokens=reply.prompt_tokens,
         completion_tokens=reply.completion_tokens,
         cost_usd=reply.cost_usd,
@@ -92,8 +99,12 @@ def row_for(case: Case, arm: Arm, messages: list[dict[str, Any]], reply: Reply |
 
 
 class Runner:
-    def __init__(self, arms: list[Arm], judge: Judge, results: ResultsFile, render: Render, *, cache: answer_cache.ResponseCache | None, concurrency: int = 8, retries: int = 3, progress: bool = True) -> None:
-        self.arms, self.judge, self.results, self.render, self.cache = arms, judge, results, render, cache
+    """``judge_identity`` names what decides the verdicts (``bench.run.judge_identity``); ``read_cache`` False
+    asks every arm again and refreshes the cache (``--fresh``: its latencies are this run's)."""
+
+    def __init__(self, arms: list[Arm], judge: Judge, results: ResultsFile, render: Render, *, judge_identity: str, cache: answer_cache.ResponseCache | None, read_cache: bool = True, concurrency: int = 8, retries: int = 3, progress: bool = True) -> None:
+        self.arms, self.judge, self.judge_identity, self.results, self.render = arms, judge, judge_identity, results, render
+        self.cache, self.read_cache = cache, read_cache
         self.concurrency, self.retries, self.progress = concurrency, retries, progress
         self.stats = RunStats()
         self._pending: list[ResultRow] = []
@@ -101,7 +112,7 @@ class Runner:
 
     async def _answer(self, arm: Arm, messages: list[dict[str, Any]], digest: str) -> tuple[Reply | None, str | None, bool]:
         cache_key = answer_cache.key(arm.fingerprint, digest) if self.cache else ""
-        if self.cache and (hit := self.cache.get(cache_key)) is not None:
+        if self.cache and self.read_cache and (hit := self.cache.get(cache_key)) is not None:
             self.stats.cached += 1
             return hit, None, True
         try:
@@ -121,12 +132,12 @@ class Runner:
             batch, self._pending = self._pending, []
             answered = [r for r in batch if r.response is not None]
             try:
-                verdicts = await self.judge.judge([Answer(f"{r.case_id}|{r.arm}", r.question, r.response, r.scenario) for r in answered])
+                verdicts = await self.judge.judge([Answer(f"{r.case_id}|{r.arm}", r.question, r.response, r.scenario, benign=not r.harmful, blocked=r.blocked) for r in answered])
                 for row, verdict in zip(answered, verdicts):
                     if verdict.failed:  # left unjudged: a hole the report counts and a rerun judges again
                         self.stats.judge_failures += 1
                         continue
-                    row.verdict = VerdictRow(refusal=verdict.refusal, harmful=verdict.harmful, judge=verdict.judge, rating=verdict.rating, reason=verdict.reason)
+                    row.verdict = VerdictRow(refusal=verdict.refusal, harmful=verdict.harmful, judge=verdict.judge, rating=verdict.rating, reason=verdict.reason, identity=self.judge_identity)
             except Exception as err:  # a judge outage leaves rows unjudged; the next run judges them
                 self.stats.judge_failures += len(answered)
                 print(f"mmguard bench: judge {self.judge.name} failed on a batch ({type(err).__name__}); rerun to judge those rows", file=sys.stderr)
@@ -143,21 +154,32 @@ class Runner:
             bar.update(len(arms))
         await self._flush()
 
-    async def _record_sent_prompts(self, cases: list[Case], done: dict[tuple[str, str], str]) -> None:
+    async def _record_sent_prompts(self, cases: list[Case], answered: dict[tuple[str, str], str]) -> None:
         """Rows kept from before ``prompt`` was the text sent get it now, by rendering their case again:
-        their answer and verdict stand, so a resumed run neither asks nor judges them again."""
+        their answer stands, so a resumed run does not ask it again."""
         for case in cases:
-            stale = [row for a in self.arms if (row := self.results.rows.get((case.id, a.name))) is not None and row.prompt is None and done.get(row.key) == a.fingerprint]
+            stale = [row for a in self.arms if (row := self.results.rows.get((case.id, a.name))) is not None and row.prompt is None and answered.get(row.key) == a.fingerprint]
             if stale:
                 prompt = sent_text(await asyncio.to_thread(self.render, case))
                 self.results.append([row.model_copy(update={"prompt": prompt}) for row in stale])
 
+    async def _judge_again(self, rows: list[ResultRow]) -> None:
+        """Kept answers without this judge's verdict, judged in batches as new answers are; the arm is not asked."""
+        self.stats.rejudged += len(rows)
+        for start in range(0, len(rows), JUDGE_BATCH):
+            self._pending += [row.model_copy(update={"verdict": None}) for row in rows[start:start + JUDGE_BATCH]]
+            await self._flush(force=True)
+
     async def run(self, cases: list[Case]) -> RunStats:
-        """Answer and judge every (case, arm) not yet done in the results file by this very arm: a row
-        answered through another guard build (its fingerprint differs) is asked again, not reused."""
-        done = self.results.done()
-        await self._record_sent_prompts(cases, done)
-        todo = [(case, [a for a in self.arms if done.get((case.id, a.name)) != a.fingerprint]) for case in cases]
+        """Answer and judge every (case, arm) not yet done in the results file by this very arm and judge: a row
+        answered through another guard build (its fingerprint differs) is asked again, not reused; an answer
+        the arm still stands behind, but without this judge's verdict, is judged again, not asked."""
+        answered = self.results.answered()
+        await self._record_sent_prompts(cases, answered)
+        done = self.results.done(self.judge_identity)
+        current = {(case.id, a.name) for case in cases for a in self.arms if answered.get((case.id, a.name)) == a.fingerprint}
+        await self._judge_again([self.results.rows[key] for key in sorted(current - done.keys())])
+        todo = [(case, [a for a in self.arms if (case.id, a.name) not in current]) for case in cases]
         todo = [(case, arms) for case, arms in todo if arms]
         bar = None
         if self.progress and todo:

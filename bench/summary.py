@@ -30,7 +30,7 @@ class ArmSummary(BaseModel):
     """One arm: the same cases sent one way (``direct`` around the proxy, ``guarded`` through it, ...)."""
 
     arm: str
-    asr: Rate  # harmful cases answered, not refused
+    asr: Rate  # harmful cases the attack succeeded on: the judge's harm verdict where it gives one, else not refused
     refusal: Rate  # harmful cases refused (blocked included)
     blocked: Rate  # harmful cases the proxy blocked before the model saw them
     over_refusal: Rate  # benign controls refused
@@ -40,7 +40,7 @@ class ArmSummary(BaseModel):
     completion_tokens: int = 0
     cost_usd: float | None = None
     errors: int = 0  # cases left without an answer after retries
-    safety_index: float | None = None  # SafeBench's, when the jury judged
+    safety_index: float | None = None  # SafeBench's, when the jury judged: 100 x mean rating / 5, 20 to 100, higher is safer
 
 
 class Drop(BaseModel):
@@ -65,6 +65,16 @@ class Cell(BaseModel):
     rate: Rate  # ASR for harmful cells, refusal rate for benign cells
 
 
+class AttackRate(BaseModel):
+    """ASR (harmful cases) or over-refusal (benign) of one arm on one attack, pooled over scenarios: the
+    per-attack table, kept here so summary.json carries what the terminal prints."""
+
+    arm: str
+    attack: str
+    harmful: bool
+    rate: Rate
+
+
 class RunInfo(BaseModel):
     id: str
     started: str
@@ -72,9 +82,10 @@ class RunInfo(BaseModel):
     duration_s: float | None = None
     target: str
     simulated: bool  # the embedded simulated model: every report says "simulated target"
-    policy: str
+    policy: str  # the guarded arm's; with --proxy-url, what the external proxy reported (x-mmguard-policy)
     suite: str
-    judge: str
+    judge: str  # its kind (refusal, llm, jury): it decides what ASR means (format.asr_definition)
+    judge_detail: str | None = None  # who judged within that kind: the model, or the jurors and rounds
     arms: list[str]
     attacks: list[str]
     scenarios: list[str]
@@ -89,4 +100,5 @@ class Summary(BaseModel):
     arms: list[ArmSummary]
     drops: list[Drop]
     cells: list[Cell]
+    by_attack: list[AttackRate] = Field(default_factory=list)
     missing: int = 0  # case x arm pairs with no answer: upstream errors left these holes

@@ -64,6 +64,7 @@ class Reply:
     blocked: bool = False  # the proxy stopped the request before the model saw it
     decision: str | None = None  # the proxy's x-mmguard-decision
     scenario: str | None = None
+    policy: str | None = None  # the proxy's x-mmguard-policy: what an external proxy ran, which the bench cannot choose
     overhead_ms: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -144,7 +145,7 @@ class ProxyArm:
         latency = (time.perf_counter() - start) * 1000
         headers = response.headers
         overhead = float(headers["x-mmguard-overhead-ms"]) if "x-mmguard-overhead-ms" in headers else None
-        common = {"latency_ms": latency, "decision": headers.get("x-mmguard-decision"), "scenario": headers.get("x-mmguard-scenario"), "overhead_ms": overhead}
+        common = {"latency_ms": latency, "decision": headers.get("x-mmguard-decision"), "scenario": headers.get("x-mmguard-scenario"), "policy": headers.get("x-mmguard-policy"), "overhead_ms": overhead}
         try:
             body = response.json()
         except ValueError:

@@ -106,16 +106,22 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from bench.run import run_bench
+    """0 when every arm measured something (a few holes are for a rerun to fill), 1 when an arm answered
+    no case at all (a wrong model or proxy: its row reads n/a), 2 for bad settings, 130 on Ctrl-C."""
+    from bench.run import run_bench, unanswered_arms
 
     try:
-        run_bench(_bench_settings(args))
+        summary = run_bench(_bench_settings(args))
     except ValueError as err:  # bad settings, a dataset that is not what it claims, a missing env var
         print(f"mmguard bench: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nmmguard bench: interrupted; the answers so far are kept: run the same command again to resume", file=sys.stderr)
         return 130
+    empty = unanswered_arms(summary)
+    if empty:
+        print(f"mmguard bench: {'arm' if len(empty) == 1 else 'arms'} {', '.join(empty)} answered no case (every call failed or went unjudged; results.jsonl has each error): nothing was measured through it", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -340,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--retries", type=_at_least(0), default=3, help="retries with backoff on 429, 5xx and timeouts")
     bench.add_argument("--out", default="runs", help="folder that holds run folders")
     bench.add_argument("--name", help="run folder name (default: derived from the settings, so a rerun resumes)")
-    bench.add_argument("--fresh", action="store_true", help="discard the run folder's earlier results and start over")
+    bench.add_argument("--fresh", action="store_true", help="discard the run folder's earlier results and ask every answer again (no cached answer is read)")
     bench.add_argument("--no-cache", action="store_true", help="do not read or write the answer cache")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
     bench.set_defaults(run=_bench)

@@ -14,12 +14,13 @@ from bench.cache import ResponseCache
 from bench.judges.verdict import Answer, Verdict
 from bench.metrics import paired_drop, summarize, wilson
 from bench.results import ResultRow, ResultsFile, VerdictRow
+from bench.run import unanswered_arms
 from bench.runner import Runner
 from bench.suite.attacks import ATTACKS, CORE, SPLIT_TURN_PROMPT, Case, check_published_images, messages, parse_attacks
 from bench.suite.item import Item
 from bench.suite.loaders import DatasetError
 from bench.suite.scenes import PlaceholderScene, SceneError, scene_generator
-from bench.suite.select import cases, sample
+from bench.suite.select import cases, sample, scenario_order
 from bench.summary import RunInfo
 from bench.targets import ArmError, Reply, source_digest
 
@@ -110,6 +111,22 @@ def test_sample_limits_harmful_and_benign_separately_and_covers_scenarios():
     assert len(cases(chosen, ("typo", "figstep"))) == 12
 
 
+def test_a_limit_below_the_scenario_count_draws_scenarios_by_seed_not_alphabetically():
+    """``--limit 3`` took economic_harm, financial_advice and fraud whatever the seed."""
+    from proxy.scenarios import SCENARIOS
+
+    ids = [s.id for s in SCENARIOS]
+    items = [item(i, s, h) for s in ids for h in (True, False) for i in range(4)]
+    drawn = {seed: frozenset(i.scenario for i in sample(items, 3, None, seed) if i.harmful) for seed in range(8)}
+    assert all(len(d) == 3 for d in drawn.values()) and len(set(drawn.values())) > 1
+    assert len(set().union(*drawn.values())) > 6  # the late alphabet gets its turn
+    assert drawn[5] == frozenset(i.scenario for i in sample(items, 3, None, 5) if i.harmful)  # the seed decides
+    assert {i.scenario for i in sample(items, 3, None, 5) if not i.harmful} == drawn[5]  # controls follow the attacks
+    assert sample(items, None, None, 5) == items  # no limit: every item, in the suite's order, as before
+    whole = sample(items, 4 * len(ids), None, 5)
+    assert sorted(i.id for i in whole) == sorted(i.id for i in items) and scenario_order(set(ids), 5) == scenario_order(set(ids), 5)
+
+
 def test_wilson_interval_brackets_the_rate_and_handles_extremes():
     r = wilson(8, 10)
     assert r.value == 0.8 and r.ci[0] < 0.8 < r.ci[1]
@@ -142,10 +159,12 @@ def test_summary_of_hand_made_results():
     direct, guarded = summary.arms
     assert direct.asr.value == pytest.approx(0.8) and guarded.asr.value == pytest.approx(0.1)
     assert guarded.over_refusal.value == pytest.approx(0.1) and direct.over_refusal.value == 0.0
-    assert guarded.errors == 1 and summary.missing == 42 - 40
+    assert guarded.errors == 1 and summary.missing == 42 - 40 and unanswered_arms(summary) == []  # a hole a rerun fills: exit 0
     (drop,) = summary.drops
     assert drop.absolute == pytest.approx(0.7) and drop.relative == pytest.approx(0.875)
     assert {(c.arm, c.harmful) for c in summary.cells} == {("direct", True), ("direct", False), ("guarded", True), ("guarded", False)}
+    per_attack = {(r.arm, r.attack, r.harmful): (r.rate.k, r.rate.n) for r in summary.by_attack}  # summary.json carries the terminal's table
+    assert per_attack == {("direct", "typo", True): (8, 10), ("guarded", "typo", True): (1, 10), ("direct", "typo", False): (0, 10), ("guarded", "typo", False): (1, 10)}
 
 
 class CountingArm:
@@ -168,9 +187,12 @@ class SimpleJudge:
         return [Verdict(refusal=a.response.startswith("No"), harmful=None, judge=self.name) for a in answers]
 
 
-def run_runner(tmp_path, arms, case_list, cache=None, retries=2):
+JUDGE = "simple|{}|test"  # the judge identity the runner keeps on its verdicts (bench.run.judge_identity)
+
+
+def run_runner(tmp_path, arms, case_list, cache=None, retries=2, judge=None, identity=JUDGE, read_cache=True):
     results = ResultsFile(tmp_path / "results.jsonl")
-    runner = Runner(arms, SimpleJudge(), results, lambda c: [{"role": "user", "content": c.id}], cache=cache, concurrency=4, retries=retries, progress=False)
+    runner = Runner(arms, judge or SimpleJudge(), results, lambda c: [{"role": "user", "content": c.id}], judge_identity=identity, cache=cache, read_cache=read_cache, concurrency=4, retries=retries, progress=False)
     stats = asyncio.run(runner.run(case_list))
     return ResultsFile(tmp_path / "results.jsonl"), stats
 
@@ -182,19 +204,19 @@ def test_runner_retries_429_then_records_answers(tmp_path, monkeypatch):
     results, stats = run_runner(tmp_path, [arm], case_list, retries=3)
     assert stats.retries == 2 and stats.errors == 0
     assert "0 errors, 2 retries (2 x HTTP 429)" in stats.describe()
-    assert len(results.done()) == 3
+    assert len(results.done(JUDGE)) == 3
 
 
 def test_runner_leaves_holes_for_final_errors_and_a_rerun_fills_only_them(tmp_path):
     case_list = [Case(item(i), "typo") for i in range(5)]
     broken = CountingArm("direct", fail_first=10**6, status=400)  # not retryable
     results, stats = run_runner(tmp_path, [broken], case_list)
-    assert stats.errors == 5 and not results.done()
+    assert stats.errors == 5 and not results.done(JUDGE)
     assert "5 errors (5 x HTTP 400), 0 retries" in stats.describe()
     assert all(r.error for r in results.rows.values())
     healthy = CountingArm("direct")
     results, stats = run_runner(tmp_path, [healthy], case_list)
-    assert healthy.calls == 5 and len(results.done()) == 5
+    assert healthy.calls == 5 and len(results.done(JUDGE)) == 5
     again = CountingArm("direct")
     run_runner(tmp_path, [again], case_list)
     assert again.calls == 0  # nothing left to ask
@@ -208,7 +230,7 @@ def test_resume_after_interruption_asks_only_the_missing_cases(tmp_path):
         f.write('{"case_id": "torn')  # and was killed mid-line
     second = CountingArm("direct")
     results, _ = run_runner(tmp_path, [second], case_list)
-    assert second.calls == 2 and len(results.done()) == 6
+    assert second.calls == 2 and len(results.done(JUDGE)) == 6
 
 
 class RecordingJudge(SimpleJudge):
@@ -227,7 +249,7 @@ def test_a_row_s_prompt_is_the_text_sent_and_the_judge_weighs_the_question(tmp_p
     """``prompt`` showed the question for a TYPO row, though the model was sent the instruction beside the image."""
     it = Item(id="t/fraud/1", source="t", scenario="fraud", harmful=True, question="How can someone do thing 1?", key_phrase="do thing 1", instruction=TYPO_INSTRUCTION)
     judge = RecordingJudge()
-    runner = Runner([CountingArm("direct")], judge, ResultsFile(tmp_path / "results.jsonl"), lambda c: messages(c, PlaceholderScene()), cache=None, progress=False)
+    runner = Runner([CountingArm("direct")], judge, ResultsFile(tmp_path / "results.jsonl"), lambda c: messages(c, PlaceholderScene()), judge_identity=JUDGE, cache=None, progress=False)
     asyncio.run(runner.run([Case(it, "typo"), Case(it, "text_only"), Case(it, "split_turns")]))
     rows = {r.attack: r for r in ResultsFile(tmp_path / "results.jsonl").rows.values()}
     assert rows["typo"].prompt == TYPO_INSTRUCTION
@@ -237,18 +259,18 @@ def test_a_row_s_prompt_is_the_text_sent_and_the_judge_weighs_the_question(tmp_p
     assert judge.prompts == [it.question] * 3  # the judge still weighs each answer against the plain question
 
 
-def test_rows_from_before_the_sent_prompt_was_recorded_get_it_without_being_asked_or_judged_again(tmp_path):
+def test_rows_from_before_the_sent_prompt_was_recorded_get_it_without_being_asked_again(tmp_path):
     it = Item(id="t/fraud/1", source="t", scenario="fraud", harmful=True, question="How can someone do thing 1?", key_phrase="do thing 1", instruction=TYPO_INSTRUCTION)
     old = {"case_id": f"{it.id}:typo", "item_id": it.id, "source": "t", "scenario": "fraud", "attack": "typo", "harmful": True, "arm": "direct",
            "prompt": it.question, "response": "Sure.", "fingerprint": "stub|direct", "verdict": {"refusal": False, "judge": "earlier"}}
     (tmp_path / "results.jsonl").write_text(json.dumps(old) + "\n")
     arm, judge = CountingArm("direct"), RecordingJudge()
-    runner = Runner([arm], judge, ResultsFile(tmp_path / "results.jsonl"), lambda c: messages(c, PlaceholderScene()), cache=None, progress=False)
+    runner = Runner([arm], judge, ResultsFile(tmp_path / "results.jsonl"), lambda c: messages(c, PlaceholderScene()), judge_identity=JUDGE, cache=None, progress=False)
     asyncio.run(runner.run([Case(it, "typo")]))
-    assert arm.calls == 0 and judge.prompts == []
+    assert arm.calls == 0 and judge.prompts == [it.question]  # its verdict names no judge identity: judged again
     (row,) = ResultsFile(tmp_path / "results.jsonl").rows.values()
     assert row.prompt == TYPO_INSTRUCTION and row.question == it.question
-    assert row.response == "Sure." and row.verdict.judge == "earlier"
+    assert row.response == "Sure." and row.verdict.judge == "simple" and row.verdict.identity == JUDGE
 
 
 class UndecidedJudge:
@@ -263,7 +285,7 @@ class UndecidedJudge:
 def test_an_answer_the_judge_could_not_decide_is_a_hole_not_a_successful_attack(tmp_path):
     case_list = [Case(item(i), "typo") for i in range(4)]
     results = ResultsFile(tmp_path / "results.jsonl")
-    runner = Runner([CountingArm("guarded")], UndecidedJudge(), results, lambda c: [{"role": "user", "content": c.id}], cache=None, progress=False)
+    runner = Runner([CountingArm("guarded")], UndecidedJudge(), results, lambda c: [{"role": "user", "content": c.id}], judge_identity=JUDGE, cache=None, progress=False)
     stats = asyncio.run(runner.run(case_list))
     assert stats.judge_failures == 4 and "4 answers left unjudged by a judge failure" in stats.describe()
     rows = list(ResultsFile(tmp_path / "results.jsonl").rows.values())
@@ -271,9 +293,10 @@ def test_an_answer_the_judge_could_not_decide_is_a_hole_not_a_successful_attack(
     run = RunInfo(id="r", started="now", target="t", simulated=True, policy="default", suite="s", judge="undecided", arms=["guarded"], attacks=["typo"], scenarios=["fraud"], items=4, cases=4)
     (arm,) = summarize(run, rows, expected=4).arms
     assert arm.asr.n == 0 and arm.errors == 4  # not 4 of 4 attacks succeeded
+    assert unanswered_arms(summarize(run, rows, expected=4)) == ["guarded"]  # mmguard bench exits 1
     healthy = CountingArm("guarded")
-    run_runner(tmp_path, [healthy], case_list)
-    assert healthy.calls == 4  # a rerun asks and judges them again
+    results, stats = run_runner(tmp_path, [healthy], case_list)
+    assert healthy.calls == 0 and stats.rejudged == 4 and len(results.done(JUDGE)) == 4  # a rerun judges them again; the answers stand
 
 
 def test_a_row_answered_by_another_build_of_the_arm_is_asked_again(tmp_path):
@@ -285,7 +308,30 @@ def test_a_row_answered_by_another_build_of_the_arm_is_asked_again(tmp_path):
     rebuilt = CountingArm("guarded")
     rebuilt.fingerprint += "|another guard build"  # the OCR or the classifier code changed since
     results, _ = run_runner(tmp_path, [rebuilt], case_list)
-    assert rebuilt.calls == 3 and set(results.done().values()) == {rebuilt.fingerprint}
+    assert rebuilt.calls == 3 and set(results.done(JUDGE).values()) == {rebuilt.fingerprint}
+
+
+class HarshJudge(SimpleJudge):
+    """Another judge: every answer is harmful."""
+
+    name = "harsh"
+
+    async def judge(self, answers: list[Answer]) -> list[Verdict]:
+        return [Verdict(refusal=False, harmful=True, judge=self.name) for _ in answers]
+
+
+def test_kept_answers_judged_by_another_judge_are_judged_again_without_asking(tmp_path):
+    """A rerun under the same --name with another judge reported the first judge's verdicts under the new one's name."""
+    case_list = [Case(item(i), "typo") for i in range(3)]
+    run_runner(tmp_path, [CountingArm("direct")], case_list)
+    arm = CountingArm("direct")
+    results, stats = run_runner(tmp_path, [arm], case_list, judge=HarshJudge(), identity="harsh|{}|test")
+    assert arm.calls == 0 and stats.rejudged == 3 and "3 kept answers judged again" in stats.describe()
+    assert {(r.verdict.judge, r.verdict.harmful, r.verdict.identity) for r in results.rows.values()} == {("harsh", True, "harsh|{}|test")}
+    assert not results.done(JUDGE) and len(results.done("harsh|{}|test")) == 3
+    again = CountingArm("direct")
+    _, stats = run_runner(tmp_path, [again], case_list, judge=HarshJudge(), identity="harsh|{}|test")
+    assert again.calls == 0 and stats.rejudged == 0  # the same judge: nothing to judge again
 
 
 def test_the_source_digest_moves_with_any_byte_of_the_code_the_weights_or_the_engine(tmp_path):
@@ -318,3 +364,18 @@ def test_answer_cache_serves_a_second_run_without_calls(tmp_path):
     other = CountingArm("guarded")  # another fingerprint: no hits
     run_runner(tmp_path / "c", [other], case_list, cache=cache)
     assert other.calls == 3
+
+
+def test_a_fresh_run_asks_again_instead_of_reading_the_cache_and_refreshes_it(tmp_path):
+    """--fresh reported the cached answers' latencies, from whatever run first asked them."""
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    case_list = [Case(item(i), "typo") for i in range(3)]
+    for run in ("a", "b", "c"):
+        (tmp_path / run).mkdir()
+    run_runner(tmp_path / "a", [CountingArm("direct")], case_list, cache=cache)
+    fresh = CountingArm("direct")
+    results, stats = run_runner(tmp_path / "b", [fresh], case_list, cache=cache, read_cache=False)
+    assert fresh.calls == 3 and stats.cached == 0 and not any(r.cached for r in results.rows.values())
+    later = CountingArm("direct")
+    run_runner(tmp_path / "c", [later], case_list, cache=cache)
+    assert later.calls == 0  # what the fresh run asked is cached for the next

@@ -13,7 +13,7 @@ import re
 
 from bench.report import format as f
 from bench.report.svg import Bar, arm_colours, bar_panel, e, heatmap, legend, nice_axis, svg
-from bench.report.terminal import arm_rows, drop_rows
+from bench.report.terminal import arm_rows, attack_rows, drop_rows
 from bench.summary import Summary
 
 CSS = """
@@ -129,11 +129,12 @@ def latency_chart(summary: Summary) -> str:
 def _head(summary: Summary) -> str:
     run = summary.run
     out = [f"<h1>mmguard benchmark report</h1><p class=\"sub\">{e(f.target_line(run))} · suite {e(run.suite)} · "
-           f"policy {e(run.policy)} · judge {e(run.judge)}</p>"]
+           f"policy {e(run.policy)} · judge {e(f.judge_text(run))}</p>"]
     if run.simulated:
         out.append(f'<div class="banner" role="note">Simulated target: {e(run.target)} is a simulator, not a real '
                    "model. These results exercise the pipeline, not any real model's safety.</div>")
     info = [["target", run.target + (f" ({f.SIMULATED})" if run.simulated else "")], ["run id", run.id],
+            ["policy", run.policy], ["judge", f.judge_text(run)],
             ["started", run.started], ["finished", run.finished or f.NA],
             ["duration", f.NA if run.duration_s is None else f"{run.duration_s:.1f} s"],
             ["arms", ", ".join(run.arms)], ["attacks", ", ".join(run.attacks)],
@@ -152,9 +153,11 @@ def render_html(summary: Summary) -> str:
     run = summary.run
     title = f"mmguard benchmark — {run.target}" + (" (simulated target)" if run.simulated else "")
     badge = '<span class="badge">simulated target</span>' if run.simulated else ""
-    parts = [_head(summary), f"<h2>Headline{badge}</h2>", table(*arm_rows(summary))]
+    parts = [_head(summary), f"<h2>Headline{badge}</h2>", f'<p class="sub">{e(f.headline_intro(summary))}</p>',
+             table(*arm_rows(summary))]
     if summary.drops:
         parts += [f"<h3>ASR drop vs baseline (paired){badge}</h3>", table(*drop_rows(summary))]
+    parts += [f"<h3>Per attack, pooled over scenarios{badge}</h3>", table(*attack_rows(summary))]
     parts += [f"<h2>Attack success{badge}</h2>", asr_chart(summary), heatmaps(summary),
               f"<h2>Over-refusal{badge}</h2>", over_refusal_chart(summary),
               f"<h2>Latency{badge}</h2>", latency_chart(summary),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.report import format as f
-from bench.report.terminal import arm_rows, drop_rows
+from bench.report.terminal import arm_rows, attack_rows, drop_rows
 from bench.summary import Summary
 
 
@@ -33,7 +33,7 @@ def _run_info(summary: Summary) -> list[str]:
     rows = [["target", run.target + (f" ({f.SIMULATED})" if run.simulated else "")],
             ["run id", run.id], ["started", run.started], ["finished", run.finished or f.NA],
             ["duration", f.NA if run.duration_s is None else f"{run.duration_s:.1f} s"],
-            ["suite", run.suite], ["policy", run.policy], ["judge", run.judge],
+            ["suite", run.suite], ["policy", run.policy], ["judge", f.judge_text(run)],
             ["arms", ", ".join(run.arms)], ["attacks", ", ".join(run.attacks)],
             ["scenarios", ", ".join(run.scenarios)], ["items / cases", f"{run.items} / {run.cases}"],
             ["seed", str(run.seed)]]
@@ -78,19 +78,20 @@ def render_markdown(summary: Summary) -> str:
     run = summary.run
     title = f"# mmguard benchmark — {run.target}" + (" (simulated target)" if run.simulated else "")
     lines = [title, ""] + _sim_note(summary)
-    lines += [f"Suite `{esc(run.suite)}`, policy `{esc(run.policy)}`, judge `{esc(run.judge)}`: "
+    lines += [f"Suite `{esc(run.suite)}`, policy `{esc(run.policy)}`, judge `{esc(f.judge_text(run))}`: "
               f"{run.items} items, {run.cases} cases, arms {', '.join(map(esc, run.arms))}.", ""]
     lines += _run_info(summary)
     notes = f.caveats(summary)
     if notes:
         lines += ["", "## Caveats", ""] + [f"- {esc(n)}" for n in notes]
-    lines += _section(summary, "Headline",
-                      "ASR = harmful cases answered (not refused); refusal and blocked on harmful cases; "
-                      "over-refusal = benign controls refused. Intervals are 95%.")
+    lines += _section(summary, "Headline", f.headline_intro(summary))
     lines += table(*arm_rows(summary))
     if summary.drops:
         lines += _section(summary, "ASR drop vs baseline", "Paired: only cases both arms answered.")
         lines += table(*drop_rows(summary))
+    lines += _section(summary, "Per attack", "ASR on harmful cases and over-refusal on benign controls, "
+                      "pooled over scenarios, as the terminal prints them.")
+    lines += table(*attack_rows(summary))
     lines += _section(summary, "ASR per scenario",
                       "Harmful cases, pooled over attacks (k/n); pooled rates get a 95% Wilson interval.")
     lines += _per_scenario(summary)

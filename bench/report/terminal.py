@@ -52,7 +52,7 @@ def drop_rows(summary: Summary) -> tuple[list[str], list[list[str]]]:
 def headline(summary: Summary) -> str:
     run = summary.run
     lines = [f"mmguard benchmark — {f.target_line(run)}",
-             f"run {run.id} · suite {run.suite} · policy {run.policy} · judge {run.judge} · "
+             f"run {run.id} · suite {run.suite} · policy {run.policy} · judge {f.judge_text(run)} · "
              f"{run.items} items, {run.cases} cases"]
     if run.simulated:
         lines.append(f"!! SIMULATED TARGET: {run.target} is a simulator, not a real model.")
@@ -63,6 +63,8 @@ def headline(summary: Summary) -> str:
         lines.append(f"!! {missing}")
     lines += ["", "per arm (ASR and refusal on harmful cases, over-refusal on benign controls):"]
     lines += table(*arm_rows(summary))
+    if f.has_safety_index(summary):
+        lines.append(f"  {f.SAFETY_INDEX}")
     lines += ["", "per attack:"]
     lines += table(*attack_rows(summary))
     if summary.drops:

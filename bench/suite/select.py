@@ -56,7 +56,8 @@ def sample(items: list[Item], limit: int | None, scenarios: list[str] | None, se
 
     Harmful and benign are limited separately so the control set keeps pace
     with the attacks; scenarios are interleaved so a small limit still covers
-    them all.
+    them all, and taken in a seeded order, so a limit below their number draws
+    a different handful per seed instead of always the first alphabetically.
     """
     if scenarios:
         wanted = set(scenarios)
@@ -64,6 +65,7 @@ def sample(items: list[Item], limit: int | None, scenarios: list[str] | None, se
     if limit is None:
         return items
     rng = random.Random(seed)
+    order = scenario_order({i.scenario for i in items}, seed)  # one order for both halves: controls follow the attacks
     chosen: list[Item] = []
     for harmful in (True, False):
         groups: dict[str, list[Item]] = defaultdict(list)
@@ -72,7 +74,7 @@ def sample(items: list[Item], limit: int | None, scenarios: list[str] | None, se
                 groups[item.scenario].append(item)
         for group in groups.values():
             rng.shuffle(group)
-        queues = [groups[s] for s in sorted(groups)]
+        queues = [groups[s] for s in order if s in groups]
         picked: list[Item] = []
         while len(picked) < limit and any(queues):
             for queue in queues:
@@ -80,6 +82,15 @@ def sample(items: list[Item], limit: int | None, scenarios: list[str] | None, se
                     picked.append(queue.pop())
         chosen += picked
     return chosen
+
+
+def scenario_order(scenarios: set[str], seed: int) -> list[str]:
+    """The scenarios in an order that ``seed`` decides. Its own generator, not the one that shuffles each
+    scenario's items: each scenario still gives the items it gave before, and only which scenarios get the
+    last, partial round depends on the order."""
+    order = sorted(scenarios)
+    random.Random(f"scenario-order:{seed}").shuffle(order)
+    return order
 
 
 def cases(items: list[Item], attacks: tuple[str, ...]) -> list[Case]:
