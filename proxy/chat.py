@@ -14,7 +14,6 @@ the decision log once the last byte is out.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, TypeVar
 
 from fastapi import Request
@@ -31,7 +30,7 @@ from proxy.observe import Exchange, Timing, exchange_of
 from proxy.output_check import OutputCheck, answer_texts
 from proxy.output_stream import AnswerStream
 from proxy.policy import BlockPolicy
-from proxy.request import ChatRequest, parse_chat_request
+from proxy.request import ChatRequest, decode_body, parse_chat_request
 from proxy.runtime import Runtime
 from proxy.upstream import Upstream, UpstreamCall, map_upstream_error
 
@@ -79,13 +78,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _name_the_route(body: bytes, runtime: Runtime, key: bytes | None, exchange: Exchange) -> None:
+def _name_the_route(raw: Any, runtime: Runtime, key: bytes | None, exchange: Exchange) -> None:
     """A request refused as malformed still counts under the configured model it named, when it named one,
     so a client sending bad requests shows on its own route's error panel, not under ``unknown``."""
-    try:
-        model = json.loads(body).get("model")
-    except (ValueError, AttributeError, RecursionError):  # not JSON, not an object, or nested past the parser
-        return
+    model = raw.get("model") if isinstance(raw, dict) else None
     route = runtime.config.route(model) if isinstance(model, str) else None
     if route is not None:
         exchange.model, exchange.policy = route.model_name, runtime.policy_for(route, key).name
@@ -120,11 +116,11 @@ async def chat_completions(request: Request) -> Any:
     check_key(authorization, runtime.api_keys)
     token = bearer_token(authorization)
     key = token.encode() if token else None
-    body = await read_body(request, runtime.config.server.max_body_bytes)
+    raw = decode_body(await read_body(request, runtime.config.server.max_body_bytes))
     try:
-        chat = parse_chat_request(body)
+        chat = parse_chat_request(raw)
     except ProxyError:
-        _name_the_route(body, runtime, key, exchange)
+        _name_the_route(raw, runtime, key, exchange)
         raise
     route = runtime.config.route(chat.model)
     if route is None:

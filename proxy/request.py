@@ -190,14 +190,18 @@ def _too_deep() -> Exception:
     return bad_request(f"Request body nests JSON deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json")
 
 
-def parse_chat_request(body: bytes) -> ChatRequest:
-    """Bytes from the wire to a validated request, or a 400 that names the bad parameter."""
+def decode_body(body: bytes) -> Any:
+    """Bytes from the wire to JSON, or a 400 ``invalid_json``."""
     try:
-        raw = json.loads(body)
+        return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise bad_request(f"Request body is not valid JSON: {err}", code="invalid_json") from None
     except RecursionError:
         raise _too_deep() from None
+
+
+def parse_chat_request(raw: Any) -> ChatRequest:
+    """A decoded body (``decode_body``) to a validated request, or a 400 that names the bad parameter."""
     if _depth(raw) > MAX_JSON_DEPTH:
         raise _too_deep()
     if not isinstance(raw, dict):
