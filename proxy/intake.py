@@ -16,7 +16,7 @@ from proxy.errors import ProxyError, bad_request
 from proxy.fetch import FetchLimits, ImageFetcher
 from proxy.images import DecodedImage, ImageError, decode_data_url, open_image
 from proxy.policy import Limits
-from proxy.request import ChatRequest, ImagePart, OtherPart
+from proxy.request import UNREAD_PART_TYPES, ChatRequest, ImagePart, OtherPart
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,6 @@ def image_refs(request: ChatRequest) -> list[ImageRef]:
     return refs
 
 
-#: Parts OpenAI defines that carry content the guard cannot read (a refusal part is an assistant's own text).
-UNREAD_TYPES = ("input_audio", "file")
-
-
 def refuse_unread_parts(request: ChatRequest, limits: Limits) -> None:
     """An audio clip or a PDF can carry the request an image would, and no OCR here reads it.
 
@@ -52,7 +48,7 @@ def refuse_unread_parts(request: ChatRequest, limits: Limits) -> None:
         return
     for i, message in enumerate(request.messages):
         for j, part in enumerate(message.content if isinstance(message.content, list) else ()):
-            if isinstance(part, OtherPart) and part.type in UNREAD_TYPES:
+            if isinstance(part, OtherPart) and part.type in UNREAD_PART_TYPES:
                 raise bad_request(
                     f"This proxy's guard cannot read {part.type} parts, and its policy refuses what it cannot read "
                     f"(messages[{i}].content[{j}]); an operator can set limits.unread_parts: pass.",

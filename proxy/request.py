@@ -38,7 +38,8 @@ class ImagePart(BaseModel):
 #: The content parts of OpenAI's API besides text and images. The guard does not read them: a policy refuses
 #: or passes them (``limits.unread_parts``). Any other type (a vendor's ``video_url``, say) is refused: it
 #: could carry what an image carries, and the guard would never see it.
-OTHER_PART_TYPES = ("input_audio", "file", "refusal")
+UNREAD_PART_TYPES = ("input_audio", "file")
+OTHER_PART_TYPES = (*UNREAD_PART_TYPES, "refusal")  # a refusal part is an assistant's own text
 
 #: Roles whose messages OpenAI's API refuses without content; only an assistant's (calling tools) may lack it.
 CONTENT_REQUIRED = frozenset({"system", "developer", "user", "tool"})
