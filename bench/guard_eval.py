@@ -193,30 +193,28 @@ def row_of(example: Example) -> Row:
     return professional if by_id(example.scenario).professional else harmful
 
 
-def check_styles(examples: list[Example], text: str, where: str) -> None:
-    """A ``ValueError`` naming ``where`` and the line when a line's style is not one of its group's.
+def check_style(example: Example) -> None:
+    """A ``ValueError`` when the example's style is not one of its group's (``parse_examples`` adds the line).
 
     The style chooses no group, so one meant for another group (``ordinary`` on a
     look-alike's scenario) would be counted where its writer did not mean it.
     A harmful line's unknown scenario is named the same way, not left to fail mid-run.
     """
-    numbers = [number for number, line in enumerate(text.splitlines(), 1) if line.strip()]  # the lines parse_examples read
-    for number, example in zip(numbers, examples):
-        try:
-            row = row_of(example)
-        except KeyError as err:
-            raise ValueError(f"{where}:{number}: {err.args[0]}") from None
-        if example.style and example.style not in row.styles:
-            raise ValueError(
-                f"{where}:{number}: style {example.style!r} is not a style of {row.name}, the group that label {example.label!r} and scenario "
-                f"{example.scenario!r} put this line in; a line's style, optional, is one of its group's: {styles_help()}"
-            )
+    try:
+        row = row_of(example)
+    except KeyError as err:
+        raise ValueError(err.args[0]) from None
+    if example.style and example.style not in row.styles:
+        raise ValueError(
+            f"style {example.style!r} is not a style of {row.name}, the group that label {example.label!r} and scenario "
+            f"{example.scenario!r} put this line in; a line's style, optional, is one of its group's: {styles_help()}"
+        )
 
 
 def load_set(name: str) -> list[Example]:
     """The examples of ``held-out``, a set of ``guard_sets()``, or a JSONL file in the labelled set's format.
 
-    The styles of a set or a file are checked (``check_styles``); the held-out
+    The styles of a set or a file are checked (``check_style``); the held-out
     quarter's are not: the labelled set was written in more styles than the sets
     apart, for training, and only its labels and scenarios group it.
     """
@@ -226,10 +224,7 @@ def load_set(name: str) -> list[Example]:
     source = sets.get(name) or Path(name)
     if not source.is_file():
         raise FileNotFoundError(f"{name}: neither a set ({', '.join(['held-out', *sets])}) nor a file")
-    text = source.read_text(encoding="utf-8")
-    examples = parse_examples(text, name)
-    check_styles(examples, text, name)
-    return examples
+    return parse_examples(source.read_text(encoding="utf-8"), name, check_style)
 
 
 def parse_sets(spec: str) -> list[str]:

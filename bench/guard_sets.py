@@ -25,7 +25,7 @@ class Row:
 
 
 #: ``eval-guard``'s groups, in the order it prints them, with the styles of the sets written apart. A line's label and
-#: scenario choose its group, so a style is checked against that group's (``bench.guard_eval.check_styles``): a line
+#: scenario choose its group, so a style is checked against that group's (``bench.guard_eval.check_style``): a line
 #: styled for another group, ``"style": "ordinary"`` on a look-alike's scenario, was once counted where its
 #: writer did not mean it, silently.
 ROWS = (

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from proxy.classifier import Input, Joined
 
@@ -62,8 +62,11 @@ def data_dir() -> Path:
 EXAMPLE_SHAPE = '{"text": ..., "label": "harmful" or "benign", "scenario": ..., "style": ... (optional)}'
 
 
-def parse_examples(text: str, where: str) -> list[Example]:
-    """The examples in JSONL ``text``; a bad line is an error naming ``where`` and the line number."""
+def parse_examples(text: str, where: str, check: Callable[[Example], None] | None = None) -> list[Example]:
+    """The examples in JSONL ``text``; a bad line is an error naming ``where`` and the line number.
+
+    ``check``, when given, vets each example; its ``ValueError`` is reported at the line, as a bad line is.
+    """
     examples = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -79,6 +82,11 @@ def parse_examples(text: str, where: str) -> list[Example]:
             raise ValueError(f"{where}:{number}: bad example: a line is {EXAMPLE_SHAPE}") from None
         if example.label not in LABELS:  # any other label would silently train as benign
             raise ValueError(f"{where}:{number}: label {example.label!r} is neither 'harmful' nor 'benign'")
+        if check is not None:
+            try:
+                check(example)
+            except ValueError as err:
+                raise ValueError(f"{where}:{number}: {err}") from None
         examples.append(example)
     return examples
 
