@@ -95,11 +95,9 @@ def key_phrase_of(instruction: str) -> str:
 
 def _csv_path(path: Path) -> Path:
     """The published CSV names first; else a folder's only CSV (a sample redistributed under a name of its own)."""
-    if path.is_dir() and first_existing(path / name for name in CSV_CANDIDATES) is None:
-        only = sorted(path.glob("*.csv"))
-        if len(only) == 1:
-            return only[0]
-    return find_file(path, CSV_CANDIDATES, f"does not look like FigStep: expected data/question/safebench.csv (or SafeBench-Tiny.csv, a questions.csv, or a folder's only CSV) with columns {describe_columns(REQUIRED, OPTIONAL)}")
+    only = sorted(path.glob("*.csv")) if path.is_dir() else []
+    names = (*CSV_CANDIDATES, only[0].name) if len(only) == 1 else CSV_CANDIDATES
+    return find_file(path, names, f"does not look like FigStep: expected data/question/safebench.csv (or SafeBench-Tiny.csv, a questions.csv, or a folder's only CSV) with columns {describe_columns(REQUIRED, OPTIONAL)}")
 
 
 def _image_dirs(csv_path: Path) -> list[Path]:
