@@ -84,7 +84,7 @@ class RunInfo(BaseModel):
     simulated: bool  # the embedded simulated model: every report says "simulated target"
     policy: str  # the guarded arm's; with --proxy-url, what the external proxy reported (x-mmguard-policy)
     suite: str
-    judge: str  # its kind (refusal, llm, jury): it decides what ASR means (format.asr_definition)
+    judge: str  # its kind (refusal, llm, jury): it decides what ASR means (format.success_rule)
     judge_detail: str | None = None  # who judged within that kind: the model, or the jurors and rounds
     arms: list[str]
     attacks: list[str]
