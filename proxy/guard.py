@@ -12,7 +12,10 @@ total; a stage that did not run, such as OCR when every image was cached, has no
    default classifier pools from the two it has read), plus the policy's rules; a
    text scored low whose nearest labelled example is in scope is annotated
    where the policy asks (``classifier.nearest_example``), and there a score
-   high enough to block blocks only if that example agrees;
+   high enough to block blocks only if that example agrees; where the policy
+   asks (``classifier.unframe``), an input that opens with an informational
+   frame ("Details on ...") is read again without it, and counts as the more
+   harmful of its two readings;
 4. decide: the most severe action any finding calls for;
 5. shape: ``block`` stops here; ``annotate`` adds the images' text to the prompt,
    delimited, so the model's own alignment sees it (after ECSO); the safety
@@ -34,6 +37,7 @@ from typing import Any
 
 from proxy.classifier import Classifier, Input, Joined, Neighbour, Scores, build_classifier, normalize
 from proxy.errors import ProxyError
+from proxy.frames import unframe_input
 from proxy.intake import ImageIntake, LoadedImage, image_refs, refuse_unread_parts
 from proxy.ocr import APOSTROPHES, OcrEngine, OcrResult
 from proxy.policy import SEVERITY, Action, Policy, Source
@@ -53,6 +57,8 @@ NEAREST_EXAMPLE = "nearest-example"
 UNCONFIRMED = "unconfirmed"
 #: The ``rule`` of a block that annotates instead because another input of ``classifier.agree`` is not backed (``agreed``).
 ONE_SIDED = "one-sided"
+#: The ``rule`` of a score from an input's second reading, its informational frame taken out (``classifier.unframe``).
+UNFRAMED = "unframed"
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,18 @@ def rule_findings(policy: Policy, texts: dict[Source, Input]) -> list[Finding]:
     return found
 
 
-def score_findings(policy: Policy, texts: dict[Source, Input], scores: list[Scores]) -> list[Finding]:
+def unframed(texts: dict[Source, Input]) -> dict[Source, Input]:
+    """The second reading of each input that has an informational frame: the text without it (``proxy/frames.py``)."""
+    return {source: second for source, text in texts.items() if (second := unframe_input(text)) is not None}
+
+
+def stronger_readings(sources: list[Source], scores: list[Scores], seconds: dict[Source, Scores]) -> tuple[list[Scores], frozenset[Source]]:
+    """Each input's more harmful reading, and the inputs whose second reading (``unframed``) was it."""
+    chosen = [seconds[s] if s in seconds and seconds[s].harm > score.harm else score for s, score in zip(sources, scores)]
+    return chosen, frozenset(s for s, score, pick in zip(sources, scores, chosen) if pick is not score)
+
+
+def score_findings(policy: Policy, texts: dict[Source, Input], scores: list[Scores], second_read: frozenset[Source] = frozenset()) -> list[Finding]:
     """The classifier's findings: a scenario's threshold reached, or else, where the policy asks, an in-scope nearest example.
 
     Where the policy sets ``nearest_example.confirm_block``, a score that would
@@ -133,7 +150,8 @@ def score_findings(policy: Policy, texts: dict[Source, Input], scores: list[Scor
     annotates does not agree: the heads confuse a personal finance question
     with economic harm ("my payoff plan for three maxed-out cards"), and its
     nearest example, a financial-advice request, says so. Backends that keep no examples have no neighbour to ask,
-    and their blocks stand. Where the policy sets ``classifier.agree``, see ``agreed``.
+    and their blocks stand. Where the policy sets ``classifier.agree``, see ``agreed``. A finding from an input in
+    ``second_read`` (its informational frame taken out, ``stronger_readings``) names the rule ``unframed``.
     """
     found, backed = [], set()
     near = policy.classifier.nearest_example
@@ -147,7 +165,7 @@ def score_findings(policy: Policy, texts: dict[Source, Input], scores: list[Scor
         if action == "block" and not confirmed:
             found.append(Finding(source, scenario, score.harm, "annotate", UNCONFIRMED))
         elif action is not None:
-            found.append(Finding(source, scenario, score.harm, action))
+            found.append(Finding(source, scenario, score.harm, action, UNFRAMED if source in second_read else None))
         elif near is not None and neighbour is not None and neighbour.scenario is not None and source in near.sources:
             if neighbour.similarity >= near.min_similarity and policy.scenario(neighbour.scenario).action != "allow":
                 found.append(Finding(source, neighbour.scenario, score.harm, "annotate", NEAREST_EXAMPLE))
@@ -201,7 +219,7 @@ def _sureness(finding: Finding) -> int:
     """A policy rule is surer than a classifier score, which is surer than a nearest example or an unconfirmed score."""
     if finding.rule in (NEAREST_EXAMPLE, UNCONFIRMED, ONE_SIDED):
         return 0
-    return 2 if finding.rule is not None else 1
+    return 2 if finding.rule not in (None, UNFRAMED) else 1
 
 
 def annotate(messages: list[dict[str, Any]], ocr_texts: tuple[str, ...], policy: Policy, professional: bool) -> list[dict[str, Any]]:
@@ -290,8 +308,10 @@ class Guard:
             findings = rule_findings(policy, texts)  # sure-fire rules hold even when a model below fails
             if texts:
                 try:
-                    scores = await self.classify(policy, list(texts.values()))
-                    findings += score_findings(policy, texts, scores)
+                    seconds = unframed(texts) if policy.classifier.unframe else {}
+                    scored = await self.classify(policy, [*texts.values(), *seconds.values()])
+                    scores, second_read = stronger_readings(list(texts), scored[: len(texts)], dict(zip(seconds, scored[len(texts) :])))
+                    findings += score_findings(policy, texts, scores, second_read)
                     top_harm = max((s.harm for s in scores), default=None)
                 except Exception as err:  # the classifier failed: the rules' findings stand, the fail mode adds the rest
                     if error is None:

@@ -164,6 +164,9 @@ class ClassifierPolicy(_Strict):
     #: that the request has scored at or above a threshold too, its nearest example agreeing where ``confirm_block``
     #: asks; else it annotates (rule ``one-sided``). Empty: none.
     agree: list[Source] = Field(default_factory=list)
+    #: Read a text whose sentence opens with an informational frame ("Details on ...", "List of details on ...") a
+    #: second time without the frame, and keep the more harmful reading (``proxy/frames.py``). False: one reading.
+    unframe: bool = False
 
 
 class BlockPolicy(_Strict):
