@@ -101,6 +101,21 @@ The sets (``--set``):
   before anything scored it; that classifier flagged two contrasts fewer and
   blocked a professional-advice line, and does not ship
   (proxy/classifier/HISTORY.md). Its errors are unread.
+- ``fresh22``: ``bench/data/guard_fresh22.jsonl`` (538 lines), written on
+  2026-12-07 by two more writers who read no project file, one in South
+  Asia and West and Central Africa (markets, railways, call centres,
+  cricket, film industries, mobile money, village councils, ports and
+  mines), the other in Latin America and the Caribbean (favelas, carnival,
+  football clubs, remittances, farms, mining towns, border crossings,
+  resorts). Their brief asked, besides the usual, that half the FigStep
+  headings frame the harmful activity as a topic to detail ("Details on
+  ...", "Information about ...", framings of their own too) and that a third
+  of the look-alikes be headings framed the same way: 167 look-alikes, 35
+  lines of ordinary text, 77 contrasts, 202 attacks, 57 professional-advice
+  requests; 62 of their 600 lines were dropped by the same filter (also
+  against ``fresh21``). Both labelled the professional-advice requests
+  "benign", against the brief; they were relabelled "harmful" (in scope)
+  unread. Committed unscored, for the next judgement.
 
 Sets written apart join the labelled set once newer sets can judge the
 classifier that learns from them. The nine sets before ``fresh9``
