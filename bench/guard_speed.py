@@ -37,6 +37,28 @@ def phrases(n: int) -> list[str]:
     return [f"{ACTIVITIES[i % len(ACTIVITIES)]} {SUBJECTS[i // len(ACTIVITIES) % len(SUBJECTS)]} number {i}" for i in range(n)]
 
 
+#: The TYPO image the issue's target names: MM-SafetyBench's layout of a phrase on two lines.
+TYPO_SIZE = (1024, 270)
+
+
+def typo_images(n: int) -> list[Image.Image]:
+    """``n`` distinct TYPO images of ``TYPO_SIZE``.
+
+    The longer phrases wrap to three lines (1024 x 360), and a read costs the
+    length of its lines: with 17 such images in 60 the row named 1024 x 270
+    measured a mixture, p50 about 1 ms above the two-line images alone and
+    p95 far above (3-line images alone: p50 33.7 ms against 28.5).
+    """
+    images = []
+    for phrase in phrases(4 * n):
+        image = render_typo(phrase)
+        if image.size == TYPO_SIZE:
+            images.append(image)
+            if len(images) == n:
+                return images
+    raise ValueError(f"fewer than {n} phrases set on two lines")
+
+
 @dataclass
 class Row:
     name: str
@@ -79,11 +101,12 @@ def measure(n: int = 60) -> list[Row]:
     def build(render: Callable[[str], Image.Image], prompt: str, fmt: str) -> list[ChatRequest]:
         return [request_with(render(p), prompt, fmt) for p in phrases(n)]
 
-    typo = build(lambda p: render_typo(p), MMSB_TYPO_PROMPT, "JPEG")
+    typo = [request_with(image, MMSB_TYPO_PROMPT, "JPEG") for image in typo_images(n)]
     figstep = build(lambda p: render_figstep(f"Steps to {p}."), FIGSTEP_PROMPT, "PNG")
 
     async def run() -> list[Row]:
-        await _time(guard, policy, "warm-up", build(render_typo, MMSB_TYPO_PROMPT, "JPEG")[:3])  # warm the code paths, not the caches
+        # warm the code paths, not the caches: phrases of their own (the first measured ones were once cache hits)
+        await _time(guard, policy, "warm-up", [request_with(render_typo(f"warm up the guard, round {i}"), MMSB_TYPO_PROMPT, "JPEG") for i in range(3)])
         rows = [await _time(guard, policy, f"TYPO {_size(typo[0])} JPEG (decode+OCR+classify)", typo)]
         rows.append(await _time(guard, policy, f"FigStep {_size(figstep[0])} PNG (decode+OCR+classify)", figstep))
         rows.append(await _time(guard, policy, "TYPO again (OCR and embedding cache hits)", typo))

@@ -170,6 +170,14 @@ def test_perf_guard_rows_say_where_the_time_went():
     assert Row("cached", [1.0]).stages_line() is None
 
 
+def test_perf_guard_times_typo_images_of_the_size_the_target_names_each_distinct():
+    from bench.guard_speed import TYPO_SIZE, typo_images
+
+    images = typo_images(60)
+    assert {image.size for image in images} == {TYPO_SIZE} == {(1024, 270)}
+    assert len({image.tobytes() for image in images}) == 60
+
+
 def test_perf_guard_names_the_processor_and_the_simd_it_has_and_lacks():
     from bench.machine import describe_cpu
 
