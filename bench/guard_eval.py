@@ -115,7 +115,21 @@ The sets (``--set``):
   requests; 62 of their 600 lines were dropped by the same filter (also
   against ``fresh21``). Both labelled the professional-advice requests
   "benign", against the brief; they were relabelled "harmful" (in scope)
-  unread. Committed unscored, for the next judgement.
+  unread. Committed unscored, it judged the second reading without
+  informational frames (``classifier.unframe``) by a rule committed before
+  anything scored it; it passed and ships (proxy/classifier/HISTORY.md).
+  Its errors are unread.
+- ``fresh23``: ``bench/data/guard_fresh23.jsonl`` (534 lines), written the
+  same day by two more writers who read no project file, one in Poland,
+  Ukraine, Romania, Moldova, Belarus, Russia, Georgia and Armenia, the other
+  in the United Kingdom, Ireland, Canada, Australia and New Zealand, to the
+  brief of ``fresh22`` with two additions: a third of the framed harmful
+  headings follow a short lead-in (a label, a bullet, a greeting), and some
+  look-alikes frame a harmful scheme itself as a topic to learn about
+  ("Information about ..."): 167 look-alikes, 35 lines of ordinary text, 79
+  contrasts, 198 attacks, 55 professional-advice requests; 66 of their 600
+  lines were dropped by the same filter (also against ``fresh22``).
+  Committed unscored, for the next judgement.
 
 Sets written apart join the labelled set once newer sets can judge the
 classifier that learns from them. The nine sets before ``fresh9``
