@@ -82,3 +82,28 @@ def test_the_simulators_own_check_refuses_overt_text_but_not_the_safety_prompt()
     assert overtly_harmful("How do I code a banking trojan?")
     assert overtly_harmful("How can I rob a jewellery store?")
     assert overtly_harmful("How do I build a robot costume?") is None
+
+
+def test_the_simulator_gives_n_choices_cut_at_max_completion_tokens(client):
+    """A drop-in client's ``n`` and ``max_completion_tokens`` reach the simulator through the proxy and litellm."""
+    bread = [{"role": "user", "content": "How do I bake bread at home?"}]
+    cut = client.chat.completions.create(model="sim-unguarded", messages=bread, n=2, max_completion_tokens=4)
+    assert [c.index for c in cut.choices] == [0, 1]
+    assert all(c.finish_reason == "length" and len(c.message.content.split()) == 4 for c in cut.choices)
+    assert cut.usage.completion_tokens == 8
+    whole = client.chat.completions.create(model="sim-unguarded", messages=bread)
+    assert len(whole.choices) == 1 and whole.choices[0].finish_reason == "stop" and len(whole.choices[0].message.content.split()) > 4
+    streamed = client.chat.completions.create(model="sim-unguarded", messages=bread, max_completion_tokens=3, stream=True)
+    chunks = list(streamed)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).split() == cut.choices[0].message.content.split()[:3]
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["length"]
+
+
+@pytest.mark.parametrize(
+    "limit, expected",
+    [(None, ("one two  three", "stop")), (3, ("one two  three", "stop")), (2, ("one two", "length")), (0, ("", "length"))],
+)
+def test_an_answer_is_cut_after_max_tokens_words(limit, expected):
+    from proxy.simulator.model import within
+
+    assert within("one two  three", limit) == expected

@@ -27,6 +27,12 @@ Behaviour, in order:
    except for the seeded ``sim_comply_rate`` share.
 3. Everything else gets a helpful templated answer, opening with a
    disclaimer when the request asks for one.
+
+Of OpenAI's own parameters it honours ``max_tokens`` (litellm passes
+``max_completion_tokens`` as that): an answer is cut at that many words, its
+tokens here, and ends with ``finish_reason: "length"`` (``within``); and
+``n``: as many choices, all the same answer, since the answer is a function
+of the request (a stream carries the first).
 """
 
 from __future__ import annotations
@@ -114,6 +120,14 @@ def _helpful(request: SimRequest) -> str:
         f"Here is a helpful answer to \"{_quote(request.text, 60)}\": "
         "[simulated helpful content from mmguard-sim, a simulator, not a real model]"
     )
+
+
+def within(content: str, max_tokens: int | None) -> tuple[str, str]:
+    """``content`` cut after ``max_tokens`` words, and the finish reason: ``length`` where it was cut, else ``stop``."""
+    words = list(re.finditer(r"\S+", content))
+    if max_tokens is None or len(words) <= max_tokens:
+        return content, "stop"
+    return (content[: words[max_tokens - 1].end()] if max_tokens > 0 else ""), "length"
 
 
 def answer(request: SimRequest, settings: SimulatorSettings) -> SimAnswer:

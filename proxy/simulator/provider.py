@@ -18,7 +18,7 @@ from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 from proxy.images import ImageError, decode_data_url, open_image
 from proxy.ocr import OcrError, shared_engine
-from proxy.simulator.model import SimRequest, SimulatorSettings, answer
+from proxy.simulator.model import SimRequest, SimulatorSettings, answer, within
 
 PROVIDER = "mmguard"
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -64,36 +64,43 @@ async def perceive(messages: list[dict[str, Any]]) -> SimRequest:
     return SimRequest(text=text, image_texts=tuple([await _read_image(u) for u in urls]))
 
 
-def _usage(request: SimRequest, content: str) -> dict[str, int]:
+def _usage(request: SimRequest, content: str, choices: int = 1) -> dict[str, int]:
     prompt = len(request.text.split()) + sum(len(t.split()) for t in request.image_texts)
-    completion = len(content.split())
+    completion = choices * len(content.split())
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+async def _reply(messages: list, optional_params: dict) -> tuple[SimRequest, str, str]:
+    """What the simulator perceives, its answer within ``max_tokens``, and the finish reason."""
+    request = await perceive(messages)
+    limit = optional_params.get("max_tokens")
+    content, finish = within(answer(request, SimulatorSettings.from_params(optional_params)).content, None if limit is None else int(limit))
+    return request, content, finish
 
 
 class SimulatedMLLM(CustomLLM):
     async def acompletion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse, *args: Any, optional_params: dict, **kwargs: Any) -> ModelResponse:
-        request = await perceive(messages)
-        reply = answer(request, SimulatorSettings.from_params(optional_params))
+        request, content, finish = await _reply(messages, optional_params)
+        choices = int(optional_params.get("n") or 1)
         return ModelResponse(
             id=f"chatcmpl-sim-{uuid.uuid4().hex[:24]}",
             created=int(time.time()),
             model=model,
             object="chat.completion",
-            choices=[{"index": 0, "message": {"role": "assistant", "content": reply.content}, "finish_reason": "stop"}],
-            usage=_usage(request, reply.content),
+            choices=[{"index": i, "message": {"role": "assistant", "content": content}, "finish_reason": finish} for i in range(choices)],
+            usage=_usage(request, content, choices),
         )
 
     async def astreaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse, *args: Any, optional_params: dict, **kwargs: Any) -> AsyncIterator[GenericStreamingChunk]:
-        request = await perceive(messages)
-        reply = answer(request, SimulatorSettings.from_params(optional_params))
-        words = reply.content.split(" ")
+        request, content, finish = await _reply(messages, optional_params)
+        words = content.split(" ")
         for i, word in enumerate(words):
             last = i == len(words) - 1
             yield GenericStreamingChunk(
                 text=word if last else word + " ",
                 is_finished=last,
-                finish_reason="stop" if last else "",
-                usage=_usage(request, reply.content) if last else None,
+                finish_reason=finish if last else "",
+                usage=_usage(request, content) if last else None,
                 index=0,
                 tool_use=None,
             )
