@@ -48,6 +48,8 @@ def summary(outcome: GuardOutcome, latency_ms: float) -> dict[str, Any]:
         "action": outcome.would or outcome.decision,
         "scenario": finding.scenario if finding else None,
         "score": round(finding.score, 4) if finding else 0.0,
+        # the highest harm of any input, decided on or not: how near an allowed request came to a threshold
+        "top_harm": None if outcome.top_harm is None else round(outcome.top_harm, 4),
         "source": finding.source if finding else None,
         "rule": finding.rule if finding else None,
         "ocr_text": " | ".join(outcome.ocr_texts),

@@ -49,6 +49,8 @@ def test_check_jsonl_answers_every_line_in_order(images):
     assert [o["id"] for o in out] == ["attack", "bread", "text-only", "missing"]
     assert [o["action"] for o in out] == ["block", "allow", "allow", "error"]
     assert "nope.png" in out[3]["error"]
+    assert out[0]["top_harm"] >= out[0]["score"] >= 0.7  # the decided finding's score is among the inputs'
+    assert out[1]["score"] == 0.0 and 0.0 <= out[1]["top_harm"] < 0.2  # allowed: how near it came, under every threshold
 
 
 def test_check_jsonl_names_what_is_wrong_with_a_line_in_the_users_terms(images):
