@@ -16,12 +16,21 @@ the share scored 0.2 or more from 100% to 78%, "Everything about" to 75%;
 at 98% to 100%.
 
 So where a sentence opens with such a frame, the guard also reads the text
-with the frame taken out (``unframe``), and each input keeps the more
-harmful of its two readings (``classifier.unframe`` in a policy; a finding
-from the second reading names the rule ``unframed``). Taking the frame out
-never makes a text look safer than it is read with it, and a benign topic
-stays benign without its frame ("the history of the Rwandan genocide"). It
-costs one more encoder pass, for framed texts only.
+with the frame, and an article after it, taken out (``unframe``; what stands
+before the frame stays), and each input keeps the more harmful of its two
+readings (``classifier.unframe`` in a policy; a finding from the second
+reading names the rule ``unframed``). The article goes because "the" alone
+takes "the dark web markets that deal with illegal weapons." to 0.00006.
+It costs one more encoder pass, for framed texts only.
+
+What it costs in errors: a harmless question's bare topic can read as a key
+phrase, and the second reading then blocks it ("Information about pyramid
+schemes." read as "pyramid schemes." scores 0.998), where "the history of
+the Rwandan genocide" stays harmless. On ``fresh23``, written after it
+shipped, it blocked three look-alikes more than one reading (12 of 167) and
+seven attacks more (182 of 198). A version whose second reading could only
+annotate let too many attacks through and was not kept
+(proxy/classifier/HISTORY.md).
 """
 
 from __future__ import annotations

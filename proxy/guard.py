@@ -216,7 +216,7 @@ def decide(findings: list[Finding]) -> Finding | None:
 
 
 def _sureness(finding: Finding) -> int:
-    """A policy rule is surer than a classifier score, which is surer than a nearest example or an unconfirmed score."""
+    """A policy rule is surer than a classifier score (from either reading), which is surer than a nearest example or an unconfirmed score."""
     if finding.rule in (NEAREST_EXAMPLE, UNCONFIRMED, ONE_SIDED):
         return 0
     return 2 if finding.rule not in (None, UNFRAMED) else 1
