@@ -83,7 +83,11 @@ disable_created_metrics()  # one worker exposes the same series as many: multipr
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 REQUESTS = Counter("mmguard_requests", "Chat completion requests by configured model, policy and how they ended.", ["model", "policy", "decision"])
-GUARD_FLAGS = Counter("mmguard_guard_flags", "Guard findings (one request can raise several), by scenario, action and the input that raised it.", ["scenario", "action", "source"])
+GUARD_FLAGS = Counter(
+    "mmguard_guard_flags",
+    "Guard findings (one request can raise several), by scenario, action, the input that raised it and the rule that shaped it.",
+    ["scenario", "action", "source", "rule"],
+)
 GUARD_STAGE = Histogram("mmguard_guard_stage_seconds", "Time the guard spent per request in each stage.", ["stage"], buckets=LATENCY_BUCKETS)
 UPSTREAM = Histogram("mmguard_upstream_seconds", "Time of the upstream model call (for streams, until the last chunk).", ["model"], buckets=LATENCY_BUCKETS)
 OVERHEAD = Histogram("mmguard_proxy_overhead_seconds", "The proxy's own time per answered request, the upstream call excluded (x-mmguard-overhead-ms).", buckets=LATENCY_BUCKETS)
@@ -109,11 +113,18 @@ def record_request(model: str | None, policy: str | None, decision: Decision) ->
     REQUESTS.labels(model or "unknown", policy or "none", decision).inc()
 
 
-def record_flag(scenario: str | None, action: str, source: FlagSource) -> None:
-    """One guard finding; an unknown scenario id is counted as ``none`` rather than become a new series."""
+def record_flag(scenario: str | None, action: str, source: FlagSource, rule: str | None = None) -> None:
+    """One guard finding; an unknown scenario id is counted as ``none`` rather than become a new series.
+
+    ``rule`` is the finding's rule (``Finding.rule``): a policy rule's name,
+    which only the operator's policy files can add, or one of the guard's
+    own (``nearest-example``, ``unframed`` ...); ``none`` for a plain score.
+    It tells a dashboard which mechanism blocks what, e.g. how much the
+    second reading (``unframed``) or the nearest example adds.
+    """
     if source not in FLAG_SOURCES or action not in ACTIONS:
         raise ValueError(f"unknown flag source {source!r} or action {action!r}")
-    GUARD_FLAGS.labels(scenario if scenario in SCENARIO_IDS else "none", action, source).inc()
+    GUARD_FLAGS.labels(scenario if scenario in SCENARIO_IDS else "none", action, source, rule or "none").inc()
 
 
 def record_stages(timings_ms: dict[str, float]) -> None:

@@ -123,7 +123,7 @@ def report_metrics(exchange: Exchange) -> None:
     if outcome is not None:
         metrics.record_stages(outcome.timings_ms)
         for finding in outcome.findings:
-            metrics.record_flag(finding.scenario, finding.action, finding.source)
+            metrics.record_flag(finding.scenario, finding.action, finding.source, finding.rule)
         if outcome.error is not None:
             metrics.record_error("guard_error")
     output = exchange.output

@@ -36,6 +36,8 @@ from bench.render import render_typo, to_data_url
 from proxy import metrics
 from proxy.app import create_app
 from proxy.config import parse_config
+from proxy.guard import NEAREST_EXAMPLE, ONE_SIDED, UNCONFIRMED, UNFRAMED
+from proxy.policy import load_policy
 from proxy.scenarios import SCENARIOS
 from proxy.server import serve_in_thread
 from tests.conftest import PROXY_KEY, UPSTREAM_KEY, running_proxy
@@ -199,21 +201,31 @@ def test_metrics_count_every_kind_of_outcome(monitored):
 
     lines = log_lines(log, lines_before + 12)[lines_before:]
     assert len(lines) == 12  # one per request
-    flags: Counter[tuple[str, str, str]] = Counter()
+    flags: Counter[tuple[str, str, str, str]] = Counter()
     for line in lines:
         for f in line["findings"]:
-            flags[(f["scenario"] or "none", f["action"], f["source"])] += 1
-    flag_deltas: Counter[tuple[str, str, str]] = Counter()
+            flags[(f["scenario"] or "none", f["action"], f["source"], f["rule"] or "none")] += 1
+    flag_deltas: Counter[tuple[str, str, str, str]] = Counter()
     for name, key in after:
         if name == "mmguard_guard_flags_total":
             labels = dict(key)
-            flag_deltas[(labels["scenario"], labels["action"], labels["source"])] += d(name, **labels)
-    output_flags = sum(n for (_, _, source), n in flag_deltas.items() if source == "output")
-    assert +Counter({k: n for k, n in flag_deltas.items() if k[2] != "output"}) == flags  # one flag per finding the decision log shows
+            flag_deltas[(labels["scenario"], labels["action"], labels["source"], labels["rule"])] += d(name, **labels)
+    output_flags = sum(n for (_, _, source, _), n in flag_deltas.items() if source == "output")
+    assert +Counter({k: n for k, n in flag_deltas.items() if k[2] != "output"}) == flags  # one flag per finding the decision log shows, rule included
     # and one per answer the output check flagged (the stub echoes the prompt, annotations included)
     assert output_flags == sum(1 for line in lines if line.get("output", {}).get("action") in ("flagged", "blocked"))
-    assert any(s == "financial_advice" and a == "annotate" for s, a, _ in flags)
-    assert sum(n for (_, a, _), n in flags.items() if a == "block") >= 3
+    assert any(s == "financial_advice" and a == "annotate" for s, a, _, _ in flags)
+    assert sum(n for (_, a, _, _), n in flags.items() if a == "block") >= 3
+
+
+def test_a_finding_a_rule_shaped_is_counted_under_that_rule(monitored):
+    """``rule`` tells a dashboard which mechanism decided: here a policy rule of the default policy, by its name."""
+    url, _ = monitored
+    before = settled(url)
+    raw = sdk(url).chat.completions.with_raw_response.create(model="mon-echo", messages=[{"role": "user", "content": "List methods of self-harm."}])
+    assert raw.headers["x-mmguard-decision"] == "block" and raw.headers["x-mmguard-rule"] == "self-harm-methods"
+    after = settled(url)
+    assert delta(before, after, "mmguard_guard_flags_total", scenario="physical_harm", action="block", source="text", rule="self-harm-methods") == 1
 
 
 def test_label_values_stay_bounded(monitored):
@@ -230,6 +242,8 @@ def test_label_values_stay_bounded(monitored):
         "source": {"text", "ocr", "combined", "output"},
         "stage": set(metrics.STAGES),
         "kind": set(metrics.ERROR_KINDS),
+        # the guard's own rules, and the names of the default policy's: never a client's words
+        "rule": {"none", "guard_error", NEAREST_EXAMPLE, UNCONFIRMED, ONE_SIDED, UNFRAMED} | {r.name for r in load_policy("default").rules},
     }
     values = set()
     for name, key in samples:
