@@ -545,7 +545,7 @@ def test_dashboard_and_alerts_use_only_what_the_proxy_exposes(monitored):
         metric, label = re.fullmatch(r"label_values\((\w+),\s*(\w+)\)", query).groups()
         assert label in exposed[metric]
     titles = " ".join(p["title"].lower() for p in dashboard["panels"])
-    for needed in ("requests per second", "scenario", "guard latency", "upstream latency", "ocr cache", "errors", "in flight"):
+    for needed in ("requests per second", "scenario", "by rule", "guard latency", "upstream latency", "ocr cache", "errors", "in flight"):
         assert needed in titles
     assert all(p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"])
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
