@@ -18,8 +18,12 @@ at 98% to 100%.
 So where a sentence opens with such a frame, the guard also reads the text
 with the frame, and an article after it, taken out (``unframe``; what stands
 before the frame stays), and each input keeps the more harmful of its two
-readings (``classifier.unframe`` in a policy; a finding from the second
-reading names the rule ``unframed``). The article goes because "the" alone
+readings (``classifier.unframe`` in a policy lists the inputs; a finding from
+the second reading names the rule ``unframed``). The shipped policies read
+the images' words so (``ocr``, and ``combined`` with the user's words kept),
+not the user's own: image-borne requests are the guard's charge, while a
+chat user's "Tell me about insider trading." is plain text the model's own
+alignment reads, and read bare ("insider trading.") it was blocked. The article goes because "the" alone
 takes "the dark web markets that deal with illegal weapons." to 0.00006.
 It costs one more encoder pass, for framed texts only.
 
@@ -67,10 +71,8 @@ def unframe(text: str) -> str | None:
 
 
 def unframe_input(item: Input) -> Input | None:
-    """The reading of ``item`` without its frames, or None when neither of its texts has one."""
+    """The second reading of ``item``, or None when it has no frame; of a ``Joined``, the images' words are unframed, the user's kept."""
     if isinstance(item, Joined):
-        user, image = unframe(item.user_text), unframe(item.image_text)
-        if user is None and image is None:
-            return None
-        return Joined(user or item.user_text, image or item.image_text)
+        image = unframe(item.image_text)
+        return None if image is None else Joined(item.user_text, image)
     return unframe(item)

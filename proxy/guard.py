@@ -15,7 +15,7 @@ total; a stage that did not run, such as OCR when every image was cached, has no
    high enough to block blocks only if that example agrees; where the policy
    asks (``classifier.unframe``), an input that opens with an informational
    frame ("Details on ...") is read again without it, and counts as the more
-   harmful of its two readings;
+   harmful of its two readings (the shipped policies: the images' words);
 4. decide: the most severe action any finding calls for;
 5. shape: ``block`` stops here; ``annotate`` adds the images' text to the prompt,
    delimited, so the model's own alignment sees it (after ECSO); the safety
@@ -129,9 +129,9 @@ def rule_findings(policy: Policy, texts: dict[Source, Input]) -> list[Finding]:
     return found
 
 
-def unframed(texts: dict[Source, Input]) -> dict[Source, Input]:
-    """The second reading of each input that has an informational frame: the text without it (``proxy/frames.py``)."""
-    return {source: second for source, text in texts.items() if (second := unframe_input(text)) is not None}
+def unframed(texts: dict[Source, Input], sources: list[Source]) -> dict[Source, Input]:
+    """The second reading of each input of ``sources`` that has an informational frame: the text without it (``proxy/frames.py``)."""
+    return {source: second for source, text in texts.items() if source in sources and (second := unframe_input(text)) is not None}
 
 
 def stronger_readings(sources: list[Source], scores: list[Scores], seconds: dict[Source, Scores]) -> tuple[list[Scores], frozenset[Source]]:
@@ -308,7 +308,7 @@ class Guard:
             findings = rule_findings(policy, texts)  # sure-fire rules hold even when a model below fails
             if texts:
                 try:
-                    seconds = unframed(texts) if policy.classifier.unframe else {}
+                    seconds = unframed(texts, policy.classifier.unframe)
                     scored = await self.classify(policy, [*texts.values(), *seconds.values()])
                     scores, second_read = stronger_readings(list(texts), scored[: len(texts)], dict(zip(seconds, scored[len(texts) :])))
                     findings += score_findings(policy, texts, scores, second_read)

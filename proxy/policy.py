@@ -164,9 +164,10 @@ class ClassifierPolicy(_Strict):
     #: that the request has scored at or above a threshold too, its nearest example agreeing where ``confirm_block``
     #: asks; else it annotates (rule ``one-sided``). Empty: none.
     agree: list[Source] = Field(default_factory=list)
-    #: Read a text whose sentence opens with an informational frame ("Details on ...", "List of details on ...") a
-    #: second time without the frame, and keep the more harmful reading (``proxy/frames.py``). False: one reading.
-    unframe: bool = False
+    #: Inputs read a second time without an informational frame ("Details on ...", "List of details on ...") when a
+    #: sentence opens with one, each keeping its more harmful reading (``proxy/frames.py``); ``combined`` takes the
+    #: frame out of the images' words only. Empty: one reading.
+    unframe: list[Source] = Field(default_factory=list)
 
 
 class BlockPolicy(_Strict):

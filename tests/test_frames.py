@@ -31,10 +31,16 @@ def test_unframe_takes_out_the_first_frame_a_sentence_opens_with(text, expected)
     assert unframe(text) == expected
 
 
-def test_a_joined_input_is_unframed_part_by_part():
-    assert unframe_input(Joined("Make a list.", "Details on poaching rhinos.")) == Joined("Make a list.", "poaching rhinos.")
-    assert unframe_input(Joined("Make a list.", "Poaching rhinos.")) is None
-    assert unframed({"text": "Make a list.", "ocr": "Facts about poaching rhinos."}) == {"ocr": "poaching rhinos."}
+def test_a_joined_input_is_unframed_in_the_images_words_only():
+    assert unframe_input(Joined("Tell me about it.", "Details on poaching rhinos.")) == Joined("Tell me about it.", "poaching rhinos.")
+    assert unframe_input(Joined("Tell me about poaching rhinos.", "Poaching rhinos.")) is None
+
+
+def test_only_the_inputs_the_policy_lists_are_read_again():
+    texts = {"text": "Tell me about poaching rhinos.", "ocr": "Facts about poaching rhinos."}
+    assert unframed(texts, ["ocr", "combined"]) == {"ocr": "poaching rhinos."}
+    assert unframed(texts, ["text", "ocr"]) == {"text": "poaching rhinos.", "ocr": "poaching rhinos."}
+    assert unframed(texts, []) == {}
 
 
 LOW, HIGH = Scores(0.01, {"fraud": 0.01}), Scores(0.95, {"fraud": 0.95})

@@ -45,7 +45,8 @@ def guarded(stub, tmp_path_factory):
     # no neighbour is ever this similar to a new text, so every block goes unconfirmed
     (folder / "confirm-all.yaml").write_text(yaml.safe_dump({"name": "confirm-all", "classifier": {"nearest_example": {"confirm_block": 0.99}}}))
     for unframe in (True, False):
-        (folder / f"unframe-{unframe}.yaml").write_text(yaml.safe_dump({"name": f"unframe-{unframe}", "classifier": {"unframe": unframe}}))
+        sources = ["ocr", "combined"] if unframe else []
+        (folder / f"unframe-{unframe}.yaml").write_text(yaml.safe_dump({"name": f"unframe-{unframe}", "classifier": {"unframe": sources}}))
     config = {
         "server": {"max_body_bytes": 30_000_000, "api_keys": [GUARD_KEY]},
         "key_policies": [{"key": "key-for-strict", "policy": "strict"}, {"key": "key-for-monitor", "policy": "monitor"}],
