@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import mimetypes
 import re
 import sys
@@ -27,6 +28,8 @@ from proxy.guard import Guard, GuardOutcome
 from proxy.ocr import shared_engine
 from proxy.policy import Policy
 from proxy.request import ChatRequest
+
+log = logging.getLogger("mmguard.check")
 
 
 def data_url(path: Path) -> str:
@@ -140,7 +143,10 @@ def run(policy: Policy, text: str, images: list[str], jsonl: str | None, as_json
     async def main() -> int:
         guard = Guard(shared_engine())
         if policy.enabled:  # load the models before timing anything: latency_ms is the guard's, not start-up's
-            await asyncio.to_thread(guard.classifier(policy).classify, ["warm-up"])
+            try:
+                await asyncio.to_thread(guard.classifier(policy).classify, ["warm-up"])
+            except Exception as err:  # as in the proxy, the policy's fail_mode decides each request, and says why
+                log.warning("the classifier failed to warm up (%s: %s); fail_mode %s decides each request", type(err).__name__, err, policy.fail_mode)
         try:
             if jsonl:
                 source = sys.stdin if jsonl == "-" else open(jsonl)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from bench.render import render_typo
 from proxy.classifier import Neighbour, Scores
@@ -51,6 +52,20 @@ def test_check_jsonl_answers_every_line_in_order(images):
     assert "nope.png" in out[3]["error"]
     assert out[0]["top_harm"] >= out[0]["score"] >= 0.7  # the decided finding's score is among the inputs'
     assert out[1]["score"] == 0.0 and 0.0 <= out[1]["top_harm"] < 0.2  # allowed: how near it came, under every threshold
+
+
+@pytest.mark.parametrize("fail_mode, action", [("closed", "block"), ("open", "allow")])
+def test_check_with_a_classifier_that_cannot_run_decides_by_the_fail_mode_as_the_proxy_does(tmp_path, fail_mode, action):
+    """A judge model nobody serves: the warm-up fails, and each request is decided by the policy's fail_mode, not a traceback."""
+    policy = tmp_path / "dead-judge.yaml"
+    dead = {"backend": "llm", "options": {"model": "openai/guard", "api_base": "http://127.0.0.1:1/v1"}}
+    policy.write_text(yaml.safe_dump({"name": "dead-judge", "fail_mode": fail_mode, "classifier": dead}))
+    result = mmguard("check", "--text", "hello there", "--json", "--policy", str(policy))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    decision = json.loads(result.stdout)
+    assert decision["action"] == action and decision["top_harm"] is None and decision["error"]
+    assert decision["rule"] == ("guard_error" if fail_mode == "closed" else None)
+    assert "fail_mode" in result.stderr and "Give Feedback" not in result.stderr
 
 
 def test_check_jsonl_names_what_is_wrong_with_a_line_in_the_users_terms(images):

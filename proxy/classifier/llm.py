@@ -86,6 +86,8 @@ class LlmJudge:
     def classify(self, texts: list[Input]) -> list[Scores]:
         import litellm
 
+        litellm.suppress_debug_info = True  # its "Give Feedback" banner on every failure says nothing the error does not
+
         out = []
         for text in as_text(texts):
             response = litellm.completion(

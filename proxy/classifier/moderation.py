@@ -50,6 +50,8 @@ class ModerationClassifier:
     def classify(self, texts: list[Input]) -> list[Scores]:
         import litellm
 
+        litellm.suppress_debug_info = True  # its "Give Feedback" banner on every failure says nothing the error does not
+
         response = litellm.moderation(model=self.model, input=as_text(texts), api_key=self._api_key, api_base=self.api_base)
         results = response.results if hasattr(response, "results") else response["results"]
         return [scores_from(dict(r.category_scores if hasattr(r, "category_scores") else r["category_scores"])) for r in results]
