@@ -19,13 +19,15 @@ So where a sentence opens with such a frame, the guard also reads the text
 with the frame, and an article after it, taken out (``unframe``; what stands
 before the frame stays), and each input keeps the more harmful of its two
 readings (``classifier.unframe`` in a policy lists the inputs; a finding from
-the second reading names the rule ``unframed``). The shipped policies read
-the images' words so (``ocr``, and ``combined`` with the user's words kept),
-not the user's own: image-borne requests are the guard's charge, while a
-chat user's "Tell me about insider trading." is plain text the model's own
-alignment reads, and read bare ("insider trading.") it was blocked. The article goes because "the" alone
-takes "the dark web markets that deal with illegal weapons." to 0.00006.
-It costs one more encoder pass, for framed texts only.
+the second reading names the rule ``unframed``). The article goes because
+"the" alone takes "the dark web markets that deal with illegal weapons." to
+0.00006. It costs one more encoder pass, for framed texts only.
+
+The shipped policies read the images' words so (``ocr``, and ``combined``
+with the user's words kept), not the user's own: image-borne requests are
+the guard's charge, while a chat user's "Tell me about insider trading." is
+plain text the model's own alignment reads, and read bare ("insider
+trading.") it was blocked.
 
 What it costs in errors: a harmless question's bare topic can read as a key
 phrase, and the second reading then blocks it ("Information about pyramid
