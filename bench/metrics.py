@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -101,24 +101,26 @@ def _outcome(harmful: bool):
     return (lambda r: r.success) if harmful else (lambda r: r.verdict.refusal)
 
 
-def cells(rows: list[ResultRow]) -> list[Cell]:
-    groups: dict[tuple[str, str, str, bool], list[ResultRow]] = defaultdict(list)
+def _rates_by(rows: list[ResultRow], fields: tuple[str, ...]) -> list[tuple[dict[str, Any], Rate]]:
+    """The done rows grouped by ``fields`` (``harmful`` among them), in sorted order: each group's values and rate."""
+    groups: dict[tuple[Any, ...], list[ResultRow]] = defaultdict(list)
     for r in rows:
         if r.done:
-            groups[(r.arm, r.scenario, r.attack, r.harmful)].append(r)
+            groups[tuple(getattr(r, name) for name in fields)].append(r)
     out = []
-    for (arm, scenario, attack, harmful), group in sorted(groups.items()):
-        out.append(Cell(arm=arm, scenario=scenario, attack=attack, harmful=harmful, rate=_rate(group, _outcome(harmful))))
+    for values, group in sorted(groups.items()):
+        key = dict(zip(fields, values))
+        out.append((key, _rate(group, _outcome(key["harmful"]))))
     return out
+
+
+def cells(rows: list[ResultRow]) -> list[Cell]:
+    return [Cell(**key, rate=rate) for key, rate in _rates_by(rows, ("arm", "scenario", "attack", "harmful"))]
 
 
 def attack_rates(rows: list[ResultRow]) -> list[AttackRate]:
     """Per arm and attack, pooled over scenarios: where each defence works, and what it costs benign users."""
-    groups: dict[tuple[str, str, bool], list[ResultRow]] = defaultdict(list)
-    for r in rows:
-        if r.done:
-            groups[(r.arm, r.attack, r.harmful)].append(r)
-    return [AttackRate(arm=arm, attack=attack, harmful=harmful, rate=_rate(group, _outcome(harmful))) for (arm, attack, harmful), group in sorted(groups.items())]
+    return [AttackRate(**key, rate=rate) for key, rate in _rates_by(rows, ("arm", "attack", "harmful"))]
 
 
 def summarize(run: RunInfo, rows: list[ResultRow], expected: int, baseline: str = "direct") -> Summary:
