@@ -88,12 +88,11 @@ class DirectArm:
     name = "direct"
 
     def __init__(self, target: Target, timeout_s: float = 120.0) -> None:
-        import litellm
-
+        from proxy import quiet_litellm
         from proxy.simulator import provider
 
+        litellm = quiet_litellm()
         provider.register()
-        litellm.suppress_debug_info = True
         self._litellm, self._target, self._timeout = litellm, target, timeout_s
         self._key = target.api_key()
         self.fingerprint = f"direct|{target.model}|{target.api_base}|{sorted(target.params.items())}" + (f"|{guard_build()}" if target.simulated else "")

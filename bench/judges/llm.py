@@ -67,6 +67,7 @@ from urllib.parse import urlsplit
 
 from bench.judges.refusal import proxy_blocked, refusal_of
 from bench.judges.verdict import Answer, Verdict, resolve_scenario
+from proxy import quiet_litellm
 
 log = logging.getLogger("mmguard.bench.judges")
 
@@ -391,18 +392,9 @@ class CallOptions:
     max_tokens: int | None = None
 
 
-def _quiet_litellm() -> None:
-    """No "Give Feedback / Get Help" banner on every failed call: the verdict and one log line say what failed."""
-    import litellm
-
-    litellm.suppress_debug_info = True
-
-
 async def complete(spec: LlmSpec, messages: list[dict[str, Any]], options: CallOptions, semaphore: asyncio.Semaphore, warnings: OnceLog) -> str:
     """The text of one chat completion, with retries; raises :class:`JudgeCallError` (key-free) when it fails for good."""
-    import litellm
-
-    _quiet_litellm()
+    litellm = quiet_litellm()  # the verdict and one log line say what failed
     api_key = spec.api_key()
     kwargs: dict[str, Any] = {
         "model": spec.model,

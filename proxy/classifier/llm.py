@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 
+from proxy import quiet_litellm
 from proxy.classifier import Input, Scores, as_text
 
 #: MLCommons hazards as Llama Guard 3 numbers them, and the MM-SafetyBench scenario each counts toward.
@@ -84,9 +85,7 @@ class LlmJudge:
         return GENERIC_PROMPT.format(categories=categories, text=text)
 
     def classify(self, texts: list[Input]) -> list[Scores]:
-        import litellm
-
-        litellm.suppress_debug_info = True  # its "Give Feedback" banner on every failure says nothing the error does not
+        litellm = quiet_litellm()
 
         out = []
         for text in as_text(texts):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from proxy import quiet_litellm
 from proxy.classifier import Input, Scores, as_text
 
 CATEGORY_SCENARIOS: dict[str, str] = {
@@ -48,9 +49,7 @@ class ModerationClassifier:
             raise ValueError(f"environment variable {api_key_env} is not set")
 
     def classify(self, texts: list[Input]) -> list[Scores]:
-        import litellm
-
-        litellm.suppress_debug_info = True  # its "Give Feedback" banner on every failure says nothing the error does not
+        litellm = quiet_litellm()
 
         response = litellm.moderation(model=self.model, input=as_text(texts), api_key=self._api_key, api_base=self.api_base)
         results = response.results if hasattr(response, "results") else response["results"]

@@ -15,15 +15,13 @@ from __future__ import annotations
 import logging
 from typing import Any, AsyncIterator
 
-import litellm
-
+from proxy import quiet_litellm
 from proxy.simulator import provider as simulator_provider
 from proxy.upstream.call import UpstreamCall
 from proxy.upstream.failures import UpstreamHTTPError
 
+litellm = quiet_litellm()
 simulator_provider.register()
-litellm.suppress_debug_info = True
-litellm.telemetry = False
 logging.getLogger("LiteLLM").setLevel(logging.WARNING)
 
 #: OpenAI chat parameters that litellm knows and translates for each provider.
