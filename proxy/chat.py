@@ -190,7 +190,7 @@ def _refuse(chat: ChatRequest, block: BlockPolicy, headers: dict[str, str], scen
         error.headers.update(headers)
         raise error
     params = chat.params()
-    n = min(max(params.get("n") or 1, 1), refusal.MAX_CHOICES)  # an int, or absent: DocumentedParams checked it
+    n = params.get("n") or 1  # absent, or 1 to MAX_CHOICES: DocumentedParams checked it
     if chat.stream:
         usage = bool((params.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(refusal.chunks(chat.model, block.message, n, usage), media_type="text/event-stream", headers=headers)

@@ -25,8 +25,6 @@ def policy_violation(scenario: str | None, answer: bool = False) -> ProxyError:
     return ProxyError(400, f"{done} by the proxy's content policy{what}.", "invalid_request_error", "content_policy_violation")
 
 
-#: OpenAI's own ceiling on ``n``: a refusal is never made larger than an answer could be.
-MAX_CHOICES = 128
 NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 

@@ -41,6 +41,9 @@ class ImagePart(BaseModel):
 UNREAD_PART_TYPES = ("input_audio", "file")
 OTHER_PART_TYPES = (*UNREAD_PART_TYPES, "refusal")  # a refusal part is an assistant's own text
 
+#: OpenAI's own ceiling on ``n``: a request asking for more is a 400, so a refusal is never larger than an answer could be.
+MAX_CHOICES = 128
+
 #: Roles whose messages OpenAI's API refuses without content; only an assistant's (calling tools) may lack it.
 CONTENT_REQUIRED = frozenset({"system", "developer", "user", "tool"})
 
@@ -132,9 +135,9 @@ class DocumentedParams(BaseModel):
     response_format: dict[str, Any] | None = None
     stream_options: dict[str, Any] | None = None
     stop: StrictStr | list[StrictStr] | None = None
-    n: StrictInt | None = None
-    max_tokens: StrictInt | None = None
-    max_completion_tokens: StrictInt | None = None
+    n: Annotated[StrictInt, Field(ge=1, le=MAX_CHOICES)] | None = None  # OpenAI's range: a 0 reached the model, and a block made one choice
+    max_tokens: Annotated[StrictInt, Field(ge=1)] | None = None  # OpenAI refuses 0 and below; the simulator answered nothing
+    max_completion_tokens: Annotated[StrictInt, Field(ge=1)] | None = None
     seed: StrictInt | None = None
     temperature: StrictFloat | None = None
     top_p: StrictFloat | None = None

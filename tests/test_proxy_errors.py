@@ -57,6 +57,10 @@ def test_json_that_is_not_an_object_is_400(proxy_url):
         ({"model": "echo", "messages": MSG, "stream_options": 5}, "stream_options"),
         ({"model": "echo", "messages": MSG, "temperature": "hot"}, "temperature"),
         ({"model": "echo", "messages": MSG, "stop": [1, 2]}, "stop[0]"),
+        ({"model": "echo", "messages": MSG, "n": 0}, "n"),  # OpenAI's range is 1 to 128
+        ({"model": "echo", "messages": MSG, "n": 129}, "n"),
+        ({"model": "echo", "messages": MSG, "max_completion_tokens": 0}, "max_completion_tokens"),
+        ({"model": "echo", "messages": MSG, "max_tokens": -5}, "max_tokens"),
         ({"model": "echo", "messages": [{"role": "user"}]}, "messages[0].content"),
         ({"model": "echo", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": None}]}, "messages[1].content"),
     ],
