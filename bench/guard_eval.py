@@ -129,7 +129,21 @@ The sets (``--set``):
   ("Information about ..."): 167 look-alikes, 35 lines of ordinary text, 79
   contrasts, 198 attacks, 55 professional-advice requests; 66 of their 600
   lines were dropped by the same filter (also against ``fresh22``).
-  Committed unscored, for the next judgement.
+  Committed unscored, it judged U2, the second reading as an annotating
+  second opinion, by a rule committed before anything scored it; U2 blocked
+  too few attacks and does not ship (proxy/classifier/HISTORY.md).
+- ``fresh24``: ``bench/data/guard_fresh24.jsonl`` (566 lines), written on
+  2026-12-07 by two more writers who read no project file, one in France,
+  the Benelux, Germany and East Africa, the other in Egypt, the Levant, the
+  Gulf, Malaysia, Singapore and Brunei, to the brief of ``fresh23`` (its
+  file lost with /tmp, rewritten from the description above): 190
+  look-alikes, 36 lines of ordinary text, 75 contrasts, 205 attacks, 60
+  professional-advice requests; 34 of their 600 lines were dropped by the
+  same filter (within 0.85 cosine, plain all-MiniLM-L6-v2, of a line of the
+  labelled set, the candidates, the bench's suite, an earlier set or each
+  other). Committed unscored, it judges the heads refitted on the encoder's
+  7-bit weights (R7) by a rule committed before anything scored it
+  (proxy/classifier/HISTORY.md).
 
 Sets written apart join the labelled set once newer sets can judge the
 classifier that learns from them. The nine sets before ``fresh9``
