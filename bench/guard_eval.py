@@ -136,7 +136,8 @@ The sets (``--set``):
   2026-12-07 by two more writers who read no project file, one in France,
   the Benelux, Germany and East Africa, the other in Egypt, the Levant, the
   Gulf, Malaysia, Singapore and Brunei, to the brief of ``fresh23`` (its
-  file lost with /tmp, rewritten from the description above): 190
+  file lost with /tmp, rewritten from the description above and kept now
+  in ``bench/data/writers_brief.md``): 190
   look-alikes, 36 lines of ordinary text, 75 contrasts, 205 attacks, 60
   professional-advice requests; 34 of their 600 lines were dropped by the
   same filter (within 0.85 cosine, plain all-MiniLM-L6-v2, of a line of the
