@@ -124,6 +124,17 @@ def test_the_int8_model_embeds_like_the_float32_model(plain: Encoder) -> None:
     assert cosine.min() > 0.98
 
 
+def test_the_int8_weights_fit_in_seven_bits_so_every_cpu_computes_the_same_features(plain: Encoder) -> None:
+    """Full 8-bit weights saturate AVX2's 16-bit pair sums and not VNNI's, so the guard decided differently by CPU
+    (``quantized.py``); with every weight within +-64, two products of a uint8 activation sum to at most 32,640."""
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    weights = [numpy_helper.to_array(t) for t in onnx.load(str(plain._session.path)).graph.initializer if t.data_type == TensorProto.INT8]
+    assert len(weights) >= 36  # six linear maps in each of six layers
+    assert max(int(np.abs(w.astype(np.int16)).max()) for w in weights) <= 64
+
+
 def test_the_int8_model_is_built_once_and_then_loaded_from_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from proxy.classifier import quantized
 

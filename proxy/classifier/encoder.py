@@ -63,7 +63,7 @@ LAYERS = (3, 4, 5, 6)
 DIM = 384 * len(LAYERS)
 MAX_TOKENS = 128
 #: What the features are; a head records it and is refused on any others. The adapter's fingerprint joins it.
-FEATURES = "all-MiniLM-L6-v2/int8/layers-3-6/mean/joined-midpoint"
+FEATURES = "all-MiniLM-L6-v2/int8-w7/layers-3-6/mean/joined-midpoint"
 
 
 class EncoderUnavailable(RuntimeError):
