@@ -119,7 +119,7 @@ def test_a_small_set_is_tallied_per_group(tmp_path) -> None:
         ("attacks flagged >= 98%", 1, 1, True), ("attacks blocked >= 90%", 1, 1, True), ("look-alikes blocked <= 5%", 0, 1, True),
         ("contrasts flagged >= 90%", 1, 1, True), ("ordinary image text never blocked", 0, 1, True),
     ]
-    assert [row.skip_below for row in result.spared] == list(SKIP_BELOW_GRID)  # the default policy's 0.01 is on the grid
+    assert [row.skip_below for row in result.spared] == list(SKIP_BELOW_GRID)  # the default policy's 0.005 is on the grid
     assert all(row.harmful == 0 and row.harmful_total == 2 and row.benign_total == 2 for row in result.spared)  # both attacks blocked
     assert [row.benign for row in result.spared] == sorted(row.benign for row in result.spared)  # a higher value spares more, never fewer
     out = io.StringIO()
