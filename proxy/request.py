@@ -72,15 +72,27 @@ ContentPart = Annotated[
 ]
 
 
-#: ``_content_where_required`` in JSON Schema, so the OpenAPI description (and schemathesis) holds the same rule.
-_CONTENT_RULE = {
-    "if": {"properties": {"role": {"enum": sorted(CONTENT_REQUIRED)}}},
-    "then": {"required": ["content"], "properties": {"content": {"not": {"type": "null"}}}},
+#: ``_content_where_required`` and ``_refusals_only_from_assistants`` in JSON Schema, so the OpenAPI
+#: description (and schemathesis) holds the same rules.
+_MESSAGE_RULES = {
+    "allOf": [
+        {
+            "if": {"properties": {"role": {"enum": sorted(CONTENT_REQUIRED)}}},
+            "then": {"required": ["content"], "properties": {"content": {"not": {"type": "null"}}}},
+        },
+        {
+            "if": {"properties": {"role": {"not": {"const": "assistant"}}}},
+            "then": {"properties": {"content": {"anyOf": [
+                {"not": {"type": "array"}},
+                {"type": "array", "items": {"not": {"required": ["type"], "properties": {"type": {"const": "refusal"}}}}},
+            ]}}},
+        },
+    ]
 }
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra=_CONTENT_RULE)
+    model_config = ConfigDict(extra="allow", json_schema_extra=_MESSAGE_RULES)
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
@@ -116,6 +128,11 @@ class ChatRequest(BaseModel):
         return [m.model_dump(exclude_unset=True) for m in self.messages]
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: StrictBool | None = None
+
+
 class DocumentedParams(BaseModel):
     """The types of OpenAI's documented parameters, checked but not converted (``params()`` stays verbatim).
 
@@ -133,19 +150,20 @@ class DocumentedParams(BaseModel):
     functions: list[dict[str, Any]] | None = None
     function_call: StrictStr | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
-    stream_options: dict[str, Any] | None = None
+    stream_options: StreamOptions | None = None
     stop: StrictStr | list[StrictStr] | None = None
     n: Annotated[StrictInt, Field(ge=1, le=MAX_CHOICES)] | None = None  # OpenAI's range: a 0 reached the model, and a block made one choice
     max_tokens: Annotated[StrictInt, Field(ge=1)] | None = None  # OpenAI refuses 0 and below; the simulator answered nothing
     max_completion_tokens: Annotated[StrictInt, Field(ge=1)] | None = None
     seed: StrictInt | None = None
-    temperature: StrictFloat | None = None
-    top_p: StrictFloat | None = None
-    presence_penalty: StrictFloat | None = None
-    frequency_penalty: StrictFloat | None = None
-    logit_bias: dict[str, StrictFloat] | None = None
+    # OpenAI's ranges: outside them its API answers 400, and an upstream that clamps would hide the mistake
+    temperature: Annotated[StrictFloat, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[StrictFloat, Field(ge=0, le=1)] | None = None
+    presence_penalty: Annotated[StrictFloat, Field(ge=-2, le=2)] | None = None
+    frequency_penalty: Annotated[StrictFloat, Field(ge=-2, le=2)] | None = None
+    logit_bias: dict[str, Annotated[StrictFloat, Field(ge=-100, le=100)]] | None = None
     logprobs: StrictBool | None = None
-    top_logprobs: StrictInt | None = None
+    top_logprobs: Annotated[StrictInt, Field(ge=0, le=20)] | None = None
     user: StrictStr | None = None
     metadata: dict[str, Any] | None = None
 
@@ -194,14 +212,49 @@ def _too_deep() -> Exception:
     return bad_request(f"Request body nests JSON deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json")
 
 
+def _not_json(constant: str) -> Any:
+    """Python's parser reads NaN and Infinity; JSON has no such numbers, and a strict upstream refuses the body."""
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """Whether a string in ``value`` holds half of a UTF-16 pair (``"\\ud800"`` alone): text no UTF-8 can carry."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def decode_body(body: bytes) -> Any:
-    """Bytes from the wire to JSON, or a 400 ``invalid_json``."""
+    """Bytes from the wire to JSON, or a 400 ``invalid_json``.
+
+    Besides malformed JSON: NaN and Infinity, which Python reads and JSON
+    does not (they went upstream as they came); an integer of more than
+    4,300 digits, which Python refuses to convert (a 500, until its
+    ValueError was caught here); and an escaped lone surrogate, valid JSON
+    whose text is not valid Unicode: the guard failed on it, so the default
+    policy refused it as a guard error, and a fail-open policy passed it to a
+    transport that could not encode it (a 502).
+    """
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise bad_request(f"Request body is not valid JSON: {err}", code="invalid_json") from None
+        value = json.loads(body, parse_constant=_not_json)
     except RecursionError:
         raise _too_deep() from None
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError among them
+        raise bad_request(f"Request body is not valid JSON: {err}", code="invalid_json") from None
+    if (b"\\ud" in body or b"\\uD" in body) and _lone_surrogate(value):  # only an escape can make one
+        raise bad_request("Request body is not valid JSON text: it escapes half of a UTF-16 surrogate pair (\\ud800 to \\udfff) alone.", code="invalid_json")
+    return value
 
 
 def parse_chat_request(raw: Any) -> ChatRequest:
@@ -220,6 +273,7 @@ def parse_chat_request(raw: Any) -> ChatRequest:
         raise bad_request(f"Invalid request: {param or 'body'}: {message}", code="invalid_request", param=param or None) from None
     _content_where_required(request)
     _images_only_from_users(request)
+    _refusals_only_from_assistants(request)
     return request
 
 
@@ -244,5 +298,22 @@ def _images_only_from_users(request: ChatRequest) -> None:
                     raise bad_request(
                         f"Image URLs are only allowed in messages with role 'user'; messages[{i}] has role '{message.role}'.",
                         code="invalid_image",
+                        param=f"messages[{i}].content[{j}]",
+                    )
+
+
+def _refusals_only_from_assistants(request: ChatRequest) -> None:
+    """A ``refusal`` part is an assistant's own words, and OpenAI's API refuses it anywhere else.
+
+    The guard reads a user's text parts; a user's refusal part was passed on
+    unread, harmful words and all, to any model that reads it as text.
+    """
+    for i, message in enumerate(request.messages):
+        if message.role != "assistant" and isinstance(message.content, list):
+            for j, part in enumerate(message.content):
+                if isinstance(part, OtherPart) and part.type == "refusal":
+                    raise bad_request(
+                        f"Invalid request: messages[{i}].content[{j}]: a refusal part is allowed only in messages with role 'assistant'; messages[{i}] has role '{message.role}'.",
+                        code="invalid_request",
                         param=f"messages[{i}].content[{j}]",
                     )
