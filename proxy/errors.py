@@ -64,7 +64,8 @@ def too_large(limit: int) -> ProxyError:
     return ProxyError(413, f"Request body is larger than the limit of {limit} bytes.", "invalid_request_error", "request_too_large")
 
 
-_KEY_LIKE = re.compile(r"\b(sk|pk|rk|key|AIza)[-_A-Za-z0-9]{12,}\b")
+#: Shapes of common credentials: OpenAI-style and generic ``key-...``, Google (AIza), AWS access key ids, GitHub and Slack tokens.
+_KEY_LIKE = re.compile(r"\b(?:(?:sk|pk|rk|key|AIza)[-_A-Za-z0-9]{12,}|(?:AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abprs]-[-A-Za-z0-9]{10,})\b")
 
 
 def remove_secrets(text: str, secrets: Iterable[str]) -> str:

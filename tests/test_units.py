@@ -109,6 +109,21 @@ def test_redact_removes_known_secrets_and_key_shapes():
     assert "sk-abcdefghijklmnopqrstu" not in out and "mine-secret-value" not in out
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["AKIAIOSFODNN7EXAMPLE", "ASIAY34FZKBOKMUTVV7A", "ghp_" + "a1B2c3D4" * 5, "xoxb-1234567890-abcdefghij", "AIzaSyA1b2C3d4E5f6G7h8"],
+)
+def test_redact_removes_the_shapes_of_cloud_and_chat_tokens(key):
+    """An AWS key id went into the decision log verbatim, where the README promises keys are scrubbed."""
+    out = redact(f"my key is {key}, please use it", [])
+    assert key not in out and out == "my key is [redacted], please use it"
+
+
+def test_redact_keeps_ordinary_words_that_start_like_keys():
+    text = "Ask the skipper about the keynote in Akiak, Alaska."
+    assert redact(text, []) == text
+
+
 def _route(**kw) -> ModelRoute:
     return ModelRoute.model_validate({"model_name": "m", **kw})
 
