@@ -23,6 +23,7 @@ class _Entry:
     policy: Policy
     mtime_ns: int
     checked: float
+    missing: bool = False  # the file was gone at the last check: said once, not at every check
 
 
 class PolicyStore:
@@ -60,8 +61,11 @@ class PolicyStore:
             try:
                 mtime = path.stat().st_mtime_ns
             except OSError:
-                log.error("policy file %s is gone; keeping the policy in force", path)
+                if not entry.missing:
+                    log.error("policy file %s is gone; keeping the policy in force until it is back", path)
+                entry.missing = True
                 return entry.policy
+            entry.missing = False
             if mtime != entry.mtime_ns:
                 entry.mtime_ns = mtime
                 try:

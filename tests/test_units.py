@@ -248,3 +248,25 @@ def test_perf_guard_names_the_cpu_it_pinned_so_taskset_can_move_it():
     code = "import os; os.sched_setaffinity(0, {0}); from bench.guard_speed import pinned; print(pinned())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("pinned to CPU 0")
+
+
+def test_a_policy_file_that_disappears_is_reported_once_and_the_policy_stays(tmp_path, caplog):
+    """Checked once a second, a missing file logged an error every second until it came back."""
+    import shutil
+    import time
+
+    from proxy.policy import resolve_policy_path
+    from proxy.policy_store import PolicyStore
+
+    path = tmp_path / "mine.yaml"
+    shutil.copy(resolve_policy_path("strict", None), path)
+    store = PolicyStore(check_interval_s=0.0)
+    policy = store.load(str(path))
+    path.unlink()
+    with caplog.at_level("ERROR", logger="mmguard.policy"):
+        for _ in range(5):
+            assert store.get(str(path)) is policy
+            time.sleep(0.01)
+    assert sum("is gone" in r.getMessage() for r in caplog.records) == 1
+    shutil.copy(resolve_policy_path("default", None), path)
+    assert store.get(str(path)).name == "default"
