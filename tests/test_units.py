@@ -215,7 +215,7 @@ def test_the_lru_computes_each_missing_key_once_and_forgets_the_least_recent() -
     assert cache.get("a") is None and cache.get("bb") == 2  # "a" was the least recent when "ccc" came
 
 
-@pytest.mark.parametrize("url", ["data:image/png;base64,aGVsbG8=", "data:image/png;base64,aGVs\r\nbG8=", "data:;base64,aGVs bG8=", "data:image/png;charset=x;base64,aGVsbG8="])
+@pytest.mark.parametrize("url", ["data:image/png;base64,aGVsbG8=", "data:image/png;base64,aGVs\r\nbG8=", "data:;base64,aGVs bG8=", "data:image/png;charset=x;base64,aGVsbG8=", "DATA:IMAGE/PNG;BASE64,aGVsbG8="])
 def test_data_urls_decode_with_or_without_line_breaks(url: str) -> None:
     assert decode_data_url(url, 100) == b"hello"
 
