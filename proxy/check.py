@@ -156,6 +156,8 @@ def run(policy: Policy, text: str, images: list[str], jsonl: str | None, as_json
             result = await check_one(guard, policy, text, images)
             if as_json:
                 out.write(json.dumps(result, ensure_ascii=False) + "\n")
+            elif result["action"] == "error":
+                out.write(f"error: {result.get('error')}\n")
             else:
                 out.write(f"{result['action']}  scenario={result.get('scenario')}  score={result.get('score')}  source={result.get('source')}  "
                           f"rule={result.get('rule')}  {result.get('latency_ms')} ms\n")

@@ -104,6 +104,15 @@ def test_check_jsonl_refuses_text_and_images_given_beside_it(images):
     assert result.returncode == 2 and "--jsonl reads the text and images of each line" in result.stderr
 
 
+def test_check_says_what_went_wrong_with_an_image_it_cannot_read(tmp_path):
+    """Human-readable output printed an empty decision line ("error  scenario=None ...") above the reason."""
+    fake = tmp_path / "fake.png"
+    fake.write_text("not an image")
+    result = mmguard("check", "--image", str(fake), "--text", "hi")
+    assert result.returncode == 1
+    assert result.stdout.startswith("error: ") and "None" not in result.stdout and len(result.stdout.splitlines()) == 1
+
+
 def test_check_with_the_unguarded_policy_allows_everything(images):
     decision = json.loads(mmguard("check", "--image", str(images / "attack.png"), "--text", STEPS, "--policy", "unguarded", "--json").stdout)
     assert decision["action"] == "allow"
