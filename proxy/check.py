@@ -5,7 +5,9 @@ URLs) and runs the same ``Guard`` the proxy runs, so what it says is what the
 proxy would do. With ``--jsonl`` it reads ``{"id", "text", "images": [paths]}``
 lines and writes one decision per line, in order, loading the models once.
 Each output line has its input's id, or the input's line number when it has
-none, an error line too: outputs join to inputs by id.
+none, an error line too: outputs join to inputs by id. Each also has
+``line``, the input's line number, since a line without an id and a line
+whose id is that number would otherwise answer with the same id.
 """
 
 from __future__ import annotations
@@ -133,6 +135,7 @@ async def check_jsonl(guard: Guard, policy: Policy, lines: Iterable[str], out: T
             result = {"id": number if row.id is None else row.id, **await check_one(guard, policy, row.text, images)}
         else:
             result = row
+        result = {"id": result.pop("id"), "line": number, **result}
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
         out.flush()
         failed += result["action"] == "error"

@@ -48,6 +48,7 @@ def test_check_jsonl_answers_every_line_in_order(images):
     assert result.returncode == 1, result.stderr  # every line answered, but one could not be decided
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert [o["id"] for o in out] == ["attack", "bread", "text-only", "missing"]
+    assert [o["line"] for o in out] == [1, 2, 3, 4] and list(out[0])[:2] == ["id", "line"]
     assert [o["action"] for o in out] == ["block", "allow", "allow", "error"]
     assert "nope.png" in out[3]["error"]
     assert out[0]["top_harm"] >= out[0]["score"] >= 0.7  # the decided finding's score is among the inputs'
@@ -84,6 +85,7 @@ def test_check_jsonl_names_what_is_wrong_with_a_line_in_the_users_terms(images):
     assert [o["action"] for o in out] == ["error"] * 7
     # an error line keeps the input's own id, so outputs join to inputs; a line without a usable one is known by its number
     assert [o["id"] for o in out] == [1, "nulls", "one-path", "number", 5, "junk", 7]
+    assert [o["line"] for o in out] == [1, 2, 3, 4, 5, 6, 7]
     assert [o["error"] for o in out[:5]] == [
         "line 1: expected an object with id, text and images (a list of paths)",
         "line 2: images: Input should be a valid list",
@@ -342,3 +344,11 @@ def test_check_jsonl_read_by_a_reader_that_leaves_stops_without_a_traceback(tmp_
     child.stdout.close()
     _, err = child.communicate(timeout=300)
     assert child.returncode == 1 and b"Traceback" not in err and b"BrokenPipeError" not in err
+
+
+def test_check_jsonl_tells_a_line_without_an_id_from_one_whose_id_is_its_number(images):
+    """Line 1 has no id, so it answers as id 1; line 2 calls itself 1 too. ``line`` tells them apart."""
+    batch = images / "same-id.jsonl"
+    batch.write_text(json.dumps({"text": "hello"}) + "\n" + json.dumps({"id": 1, "text": "hello again"}) + "\n")
+    out = [json.loads(line) for line in mmguard("check", "--jsonl", str(batch)).stdout.splitlines()]
+    assert [(o["id"], o["line"]) for o in out] == [(1, 1), (1, 2)]
