@@ -51,12 +51,16 @@ class Judge(Protocol):
 
 
 def resolve_scenario(scenario: str | None) -> str | None:
-    """A scenario id or an MM-SafetyBench folder name ("08-Political_Lobbying") -> the id; None stays None.
+    """A scenario id or an MM-SafetyBench folder name ("08-Political_Lobbying") -> the id; None, and the
+    suite's ``NO_SCENARIO`` (XSTest's unscoped prompts, SafeBench's MiniBench), -> None.
 
     An unknown name is an error naming the valid ids: judged under no scenario, a legal-advice answer would
-    silently escape MM-SafetyBench's disclaimer criterion.
+    silently escape MM-SafetyBench's disclaimer criterion. ``NO_SCENARIO`` is not unknown: the loaders give it
+    to items that belong to no scenario, and taking it for a typo failed every batch that held one.
     """
-    if scenario is None:
+    from bench.suite.item import NO_SCENARIO
+
+    if scenario is None or scenario == NO_SCENARIO:
         return None
     from proxy.scenarios import SCENARIOS, by_id, by_mmsb_name
 
