@@ -98,7 +98,9 @@ class DirectArm:
         self.fingerprint = f"direct|{target.model}|{target.api_base}|{sorted(target.params.items())}" + (f"|{guard_build()}" if target.simulated else "")
 
     async def send(self, messages: list[dict[str, Any]]) -> Reply:
-        kwargs: dict[str, Any] = {"model": self._target.model, "messages": messages, "timeout": self._timeout, **self._target.params}
+        # litellm's and the OpenAI SDK's own retries off: the runner retries (--retries), and counts what it does;
+        # left on, every attempt was three calls, and --retries 0 still sent three
+        kwargs: dict[str, Any] = {"model": self._target.model, "messages": messages, "timeout": self._timeout, "max_retries": 0, "num_retries": 0, **self._target.params}
         if self._target.api_base:
             kwargs["api_base"] = self._target.api_base
         if self._key:

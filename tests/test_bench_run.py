@@ -149,9 +149,11 @@ def test_direct_arm_marks_429_and_5xx_for_retry_but_not_400(stub):
         assert UPSTREAM_KEY not in str(err.value)
         return err.value.status, err.value.retry
 
+    asked = len(stub.requests)
     assert asyncio.run(status_of("fail-429")) == (429, True)
     assert asyncio.run(status_of("fail-500"))[1] is True
     assert asyncio.run(status_of("fail-400")) == (400, False)
+    assert len(stub.requests) - asked == 3  # one call each: the runner retries, nothing behind its back
 
 
 @pytest.mark.parametrize(
