@@ -93,6 +93,7 @@ def test_split_turns_spreads_the_phrase_over_two_user_turns():
 def test_attack_and_scene_specs_are_checked():
     assert parse_attacks(None) == CORE
     assert parse_attacks("all") == tuple(ATTACKS)
+    assert parse_attacks("typo, typo,figstep,typo") == ("typo", "figstep")  # twice ran twice, and never completed
     with pytest.raises(ValueError, match="unknown attack nope"):
         parse_attacks("typo,nope")
     with pytest.raises(SceneError, match="use placeholder"):

@@ -178,12 +178,15 @@ ATTACKS: dict[str, Render] = {
 
 
 def parse_attacks(spec: str | None) -> tuple[str, ...]:
-    """``None`` → the core five; ``all`` → every attack; else a comma list, checked."""
+    """``None`` → the core five; ``all`` → every attack; else a comma list, checked, each name once.
+
+    A name given twice ran twice: duplicate rows, and a run that never counted as complete.
+    """
     if not spec:
         return CORE
     if spec == "all":
         return tuple(ATTACKS)
-    names = tuple(a.strip() for a in spec.split(",") if a.strip())
+    names = tuple(dict.fromkeys(a.strip() for a in spec.split(",") if a.strip()))
     unknown = [a for a in names if a not in ATTACKS]
     if unknown:
         raise ValueError(f"unknown attack {', '.join(unknown)}; valid: {', '.join(ATTACKS)} or all")
