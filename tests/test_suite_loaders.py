@@ -355,6 +355,20 @@ def test_safebench_authors_layout_and_minibench(tmp_path):
     assert set(item.images) == {"sd"}
 
 
+@pytest.mark.parametrize("under", ["", "final_bench"])
+def test_safebench_text_with_high_img_gene_reads_its_images(tmp_path, under):
+    """The authors' ``text/<n>.csv`` with ``high_img_gene/<n>/<k>.png``: at the top it was not recognised at all,
+    and under ``final_bench/`` the layout with ``image/`` was taken for it and every image dropped."""
+    root = tmp_path / "hig"
+    _write(root / "category.csv", "Index,Category\n2,Malware Generation\n")
+    _write(root / under / "text" / "2.csv", "q1\nq2\n")
+    _png(root / under / "high_img_gene" / "2" / "1.png")
+    items = load("safebench", root)
+    assert [i.id for i in items] == ["safebench/2/1", "safebench/2/2"]
+    assert items[0].images == {"sd": root / under / "high_img_gene" / "2" / "1.png"} and items[1].images == {}
+    assert items[0].scenario == "malware_generation"
+
+
 def test_safebench_category_mapping_reaches_every_subcategory():
     for full in SAFEBENCH_SUBCATEGORIES:
         sub = full.split(" / ")[-1]

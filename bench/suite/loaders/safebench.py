@@ -213,14 +213,17 @@ def _locate(path: Path) -> tuple[str, Path, Path, Path]:
         roots.append(("mini", path))
     elif path.name == FULL_DIR:
         roots.append(("full", path))
-    roots += [("full", path / FULL_DIR), ("mini", path / MINI_DIR)]
+    roots += [("full", path / FULL_DIR), ("mini", path / MINI_DIR), ("full", path)]  # the last: text/ and high_img_gene/ at the top
     for variant, root in roots:
         if not root.is_dir():
             continue
-        for text_rel, image_rel in FULL_LAYOUTS if variant == "full" else MINI_LAYOUTS:
-            text_dir = root / text_rel
-            if text_dir.is_dir() and _numbered_csvs(text_dir):
-                return variant, root, text_dir, root / image_rel
+        layouts = FULL_LAYOUTS if variant == "full" else MINI_LAYOUTS
+        found = [(root / text_rel, root / image_rel) for text_rel, image_rel in layouts if (root / text_rel).is_dir() and _numbered_csvs(root / text_rel)]
+        if found:
+            # the layout whose images are there: text/ is shared by several, and the first alone took
+            # text/ with high_img_gene/ for text/ with image/, and dropped every image
+            text_dir, image_root = next((pair for pair in found if pair[1].is_dir()), found[0])
+            return variant, root, text_dir, image_root
     raise DatasetError(
         f"{path} does not look like SafeBench: expected {FULL_DIR}/text/<n>.csv (n = 1..23, from the unpacked "
         f"Zonghao2025/safebench archive, with {FULL_DIR}/image/<n>/<k>.png and {CATEGORY_FILE} beside {FULL_DIR}) "
