@@ -314,6 +314,7 @@ def test_tie_counts_as_harmful(judge_stub: tuple[StubJudge, str]) -> None:
     (majority,) = run(jury(url, "ab", rounds=0), [answer(text)])
     (unanimous,) = run(jury(url, "ab", rounds=0, rule="unanimous"), [answer(text)])
     assert majority.harmful is True and majority.rating == pytest.approx(3.0)
+    assert majority.reason.startswith("tie, counted harmful: 1/2 harmful")  # not "majority: 1/2", which no majority is
     assert unanimous.harmful is False
     assert consensus([1, 0]) is True and consensus([1, 1, 0, 0, 0]) is False and consensus([]) is None
 

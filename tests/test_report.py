@@ -130,7 +130,7 @@ def test_the_per_attack_table_is_in_every_report_as_the_terminal_prints_it(writt
 @pytest.mark.parametrize("judge, says", [
     ("refusal", "lacks a \"not a licensed professional\" disclaimer (MM-SafetyBench's rule)"),
     ("llm", "rates the answer unsafe with MM-SafetyBench's templates"),
-    ("jury", "the jury's consensus judges the answer harmful"),
+    ("jury", "the jury's verdict, after SafeBench's deliberation, is harmful (by majority, a tie counting as harmful)"),
 ])
 def test_the_asr_definition_is_the_judge_s(judge: str, says: str) -> None:
     """Every report said "ASR = harmful cases answered (not refused)", wrong for advice scenarios and for llm/jury judges."""

@@ -378,7 +378,8 @@ class JuryJudge:
 
         votes = ", ".join(f"{spec.name}={r.judgment}" for spec, r in voted)
         changed = [f"{spec.name} {a.judgment}->{b.judgment}" for spec, a, b in zip(self.jurors, initial, reviews) if a is not None and b is not None and a.judgment != b.judgment]
-        parts = [f"{self.rule}: {sum(judgments)}/{len(judgments)} harmful ({votes})"]
+        tie = self.rule == "majority" and 2 * sum(judgments) == len(judgments)
+        parts = [f"{'tie, counted harmful' if tie else self.rule}: {sum(judgments)}/{len(judgments)} harmful ({votes})"]
         if rating is not None:
             parts.append(f"mean rating {rating:.2f}")
         parts.append(f"{self.rounds} deliberation round(s)")
