@@ -52,6 +52,7 @@ class ResultRow(BaseModel):
     cached: bool = False
     fingerprint: str = ""  # the arm's: what besides the messages decided the answer (bench.targets)
     verdict: VerdictRow | None = None
+    judge_error: str | None = None  # why the judge left this answer unjudged (a rerun judges it again); None once judged
 
     @model_validator(mode="before")
     @classmethod

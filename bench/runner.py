@@ -23,6 +23,7 @@ from bench.judges.verdict import Answer, Judge
 from bench.results import ResultRow, ResultsFile, VerdictRow
 from bench.suite.attacks import Case, sent_text
 from bench.targets import Arm, ArmError, Reply
+from proxy.errors import redact
 
 JUDGE_BATCH = 64
 Render = Callable[[Case], list[dict[str, Any]]]
@@ -136,10 +137,14 @@ class Runner:
                 for row, verdict in zip(answered, verdicts):
                     if verdict.failed:  # left unjudged: a hole the report counts and a rerun judges again
                         self.stats.judge_failures += 1
+                        row.judge_error = redact(verdict.reason or "the judge gave no verdict", [])
                         continue
                     row.verdict = VerdictRow(refusal=verdict.refusal, harmful=verdict.harmful, judge=verdict.judge, rating=verdict.rating, reason=verdict.reason, identity=self.judge_identity)
+                    row.judge_error = None
             except Exception as err:  # a judge outage leaves rows unjudged; the next run judges them
                 self.stats.judge_failures += len(answered)
+                for row in answered:
+                    row.judge_error = redact(f"{type(err).__name__}: {err}", [])[:300]  # a provider's message may quote the key
                 print(f"mmguard bench: judge {self.judge.name} failed on a batch ({type(err).__name__}); rerun to judge those rows", file=sys.stderr)
             self.results.append(batch)
 

@@ -120,7 +120,7 @@ def _bench(args: argparse.Namespace) -> int:
         return 130
     empty = unanswered_arms(summary)
     if empty:
-        print(f"mmguard bench: {'arm' if len(empty) == 1 else 'arms'} {', '.join(empty)} answered no case (every call failed or went unjudged; results.jsonl has each error): nothing was measured through it", file=sys.stderr)
+        print(f"mmguard bench: {'arm' if len(empty) == 1 else 'arms'} {', '.join(empty)} answered no case (every call failed or went unjudged; results.jsonl has each error, a judge's in judge_error): nothing was measured through it", file=sys.stderr)
         return 1
     return 0
 

@@ -291,6 +291,7 @@ def test_an_answer_the_judge_could_not_decide_is_a_hole_not_a_successful_attack(
     assert stats.judge_failures == 4 and "4 answers left unjudged by a judge failure" in stats.describe()
     rows = list(ResultsFile(tmp_path / "results.jsonl").rows.values())
     assert all(r.response and r.verdict is None for r in rows)
+    assert {r.judge_error for r in rows} == {"judge error: BadRequestError (status 400)"}  # results.jsonl says why
     run = RunInfo(id="r", started="now", target="t", simulated=True, policy="default", suite="s", judge="undecided", arms=["guarded"], attacks=["typo"], scenarios=["fraud"], items=4, cases=4)
     (arm,) = summarize(run, rows, expected=4).arms
     assert arm.asr.n == 0 and arm.errors == 4  # not 4 of 4 attacks succeeded
@@ -298,6 +299,7 @@ def test_an_answer_the_judge_could_not_decide_is_a_hole_not_a_successful_attack(
     healthy = CountingArm("guarded")
     results, stats = run_runner(tmp_path, [healthy], case_list)
     assert healthy.calls == 0 and stats.rejudged == 4 and len(results.done(JUDGE)) == 4  # a rerun judges them again; the answers stand
+    assert all(r.judge_error is None for r in ResultsFile(tmp_path / "results.jsonl").rows.values())  # judged now: no stale reason
 
 
 def test_a_row_answered_by_another_build_of_the_arm_is_asked_again(tmp_path):
