@@ -35,11 +35,16 @@ def assemble(suite: str, controls: str | None) -> list[Item]:
     """The suite's items plus, unless it brings its own benign items, the control set's benign ones.
 
     A control set is checked even when the suite does not need it, and one
-    that adds no benign item is refused: over-refusal would read ``n/a``.
+    that adds no benign item is refused: over-refusal would read ``n/a``. A
+    control set other than the default, given for a suite that brings its own
+    benign items, is refused too: it would change nothing (``--controls none``
+    on the built-in suite still ran its 260 benign items).
     """
     if controls and controls not in ("none", "builtin") and not all(controls.partition(":")[::2]):
         raise ValueError(f"--controls {controls!r}: use builtin, none or <dataset>:<path>, e.g. xstest:./xstest_prompts.csv")
     items = load_items(suite)
+    if controls not in (None, "builtin") and any(not i.harmful for i in items):
+        raise ValueError(f"--controls {controls}: the suite {suite} brings its own benign items, which measure over-refusal; --controls applies only to a suite without any, so drop it")
     if controls and controls != "none" and not any(not i.harmful for i in items):
         try:
             benign = [i for i in load_items(controls) if not i.harmful]
