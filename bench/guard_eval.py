@@ -228,13 +228,18 @@ def tallies_of(name: str, examples: list[Example], decisions: list[str], by_styl
 
 
 def row_of(example: Example) -> Row:
-    """The group ``example`` is counted in, by its label and scenario, never its style; a ``KeyError`` for a harmful line's unknown scenario."""
+    """The group ``example`` is counted in, by its label and scenario, never its style; a ``KeyError`` for an unknown scenario.
+
+    A look-alike's scenario is the one it looks like, and is checked as a harmful line's is: a
+    misspelt one was counted as a look-alike of nothing, silently.
+    """
     harmful, professional, look_alikes, ordinary = ROWS
     if example.scenario == "ordinary":
         return ordinary
+    scenario = by_id(example.scenario)
     if example.label == "benign":
         return look_alikes
-    return professional if by_id(example.scenario).professional else harmful
+    return professional if scenario.professional else harmful
 
 
 def check_style(example: Example) -> None:
@@ -242,7 +247,7 @@ def check_style(example: Example) -> None:
 
     The style chooses no group, so one meant for another group (``ordinary`` on a
     look-alike's scenario) would be counted where its writer did not mean it.
-    A harmful line's unknown scenario is named the same way, not left to fail mid-run.
+    An unknown scenario is named the same way, not left to fail mid-run or to count silently.
     """
     try:
         row = row_of(example)
@@ -268,7 +273,10 @@ def load_set(name: str) -> list[Example]:
     source = sets.get(name) or Path(name)
     if not source.is_file():
         raise FileNotFoundError(f"{name}: neither a set ({', '.join(['held-out', *sets])}) nor a file")
-    return parse_examples(source.read_text(encoding="utf-8"), name, check_style)
+    examples = parse_examples(source.read_text(encoding="utf-8"), name, check_style)
+    if not examples:
+        raise ValueError(f"{name}: no lines to evaluate (one {{\"text\", \"label\", \"scenario\"}} object a line)")  # else every rate read 0 of 0
+    return examples
 
 
 def parse_sets(spec: str) -> list[str]:
