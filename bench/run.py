@@ -43,6 +43,8 @@ DEFAULT_ARMS = ("direct", "guarded")
 JUDGE_TRANSPORT = frozenset({"api_key_env", "concurrency", "attempts", "backoff_s", "max_backoff_s", "timeout_s"})
 #: Settings that change the messages a case sends but not its id or any arm's build (``_check_reuse``).
 RENDERING = ("seed", "sd")
+#: Settings that change which items a run holds: a reused ``--name`` with another kept the other's rows beside its own.
+ITEMS = ("suite", "controls")
 
 
 @dataclass
@@ -144,7 +146,9 @@ def _policy_label(settings: BenchSettings, rows: list[ResultRow]) -> str:
 
 def _check_reuse(settings: BenchSettings, run_dir: Path) -> None:
     """A reused ``--name`` folder whose answers were rendered with another seed or SD source: their case ids and
-    arm builds match this run's, so they would pass for its answers. Refused rather than mixed."""
+    arm builds match this run's, so they would pass for its answers. Refused rather than mixed. So is one of
+    another suite or control set: its rows stayed in results.jsonl beside this run's, which summary.json
+    did not count, so the run's files disagreed."""
     saved = run_dir / "settings.json"
     if settings.fresh or not saved.exists():
         return
@@ -152,6 +156,9 @@ def _check_reuse(settings: BenchSettings, run_dir: Path) -> None:
     changed = [f"--{k} {before[k]}" for k in RENDERING if k in before and before[k] != now[k]]
     if changed:
         raise ValueError(f"run folder {run_dir} holds answers to messages rendered with {', '.join(changed)}; give another --name, or --fresh to start it over")
+    other = [f"--{k} {before[k]}" for k in ITEMS if k in before and before[k] != now[k]]
+    if other:
+        raise ValueError(f"run folder {run_dir} holds the answers of a run with {', '.join(other)}; give another --name, or --fresh to start it over")
 
 
 def unanswered_arms(summary: Summary) -> list[str]:
