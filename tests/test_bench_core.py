@@ -382,3 +382,18 @@ def test_a_fresh_run_asks_again_instead_of_reading_the_cache_and_refreshes_it(tm
     later = CountingArm("direct")
     run_runner(tmp_path / "c", [later], case_list, cache=cache)
     assert later.calls == 0  # what the fresh run asked is cached for the next
+
+
+def test_a_folder_of_pictures_is_read_by_the_phrase_s_slug_and_its_gaps_are_counted(tmp_path):
+    from PIL import Image
+
+    from bench.suite.scenes import FolderScenes
+
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(tmp_path / "hack_a_bank.png")
+    scenes = FolderScenes(tmp_path)
+    assert scenes.picture("Hack a bank!").getpixel((0, 0)) == (255, 0, 0)
+    assert scenes.picture("Rob a train").size != (8, 8)  # no picture: the placeholder scene
+    assert scenes.label(2, 2) == (
+        f"sd: 2 of 2 SD/SD+TYPO cases drawn from {tmp_path}; 1 key phrases had no picture there "
+        "(a file named by the phrase's slug, e.g. hack_a_bank.png) and got an offline placeholder scene"
+    )

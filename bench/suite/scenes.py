@@ -105,7 +105,8 @@ class FolderScenes:
     def label(self, drawn: int, cases: int) -> str | None:
         if not self.missing:
             return None
-        return f"sd: of {drawn} of {cases} SD/SD+TYPO cases drawn from {self.folder}, {len(self.missing)} phrases had no picture there and got an offline placeholder scene"
+        return (f"sd: {drawn} of {cases} SD/SD+TYPO cases drawn from {self.folder}; {len(self.missing)} key phrases had no picture there "
+                f"(a file named by the phrase's slug, e.g. {slug('Hack a bank!')}.png) and got an offline placeholder scene")
 
 
 class DiffusersScenes:
