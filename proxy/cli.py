@@ -132,7 +132,7 @@ def _bench_settings(args: argparse.Namespace) -> "BenchSettings":
     from bench.suite.attacks import parse_attacks
     from bench.targets import Target
 
-    _needs_judge_model(args)
+    _check_judge_flags(args)
     target = Target(model=args.target, api_base=args.api_base, api_key_env=args.api_key_env)
     return BenchSettings(
         target=target,
@@ -177,7 +177,7 @@ def _judge(args: argparse.Namespace) -> int:
     from bench.judges.jsonl import judge_jsonl
 
     try:
-        _needs_judge_model(args)
+        _check_judge_flags(args)
         return judge_jsonl(args.jsonl, args.judge, _judge_options(args), sys.stdout)
     except (OSError, ValueError) as err:  # a missing file, an llm judge without its model
         print(f"mmguard judge: {err}", file=sys.stderr)
@@ -201,9 +201,16 @@ def _judge_options(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def _needs_judge_model(args: argparse.Namespace) -> None:
+def _check_judge_flags(args: argparse.Namespace) -> None:
+    """The llm judge needs its model; a judge's flag given for another judge is refused, since it would be ignored."""
     if args.judge == "llm" and not args.judge_model:
         raise ValueError("--judge llm needs --judge-model, the litellm model string of the judge (e.g. openai/gpt-4o)")
+    if args.judge != "llm" and args.judge_model:
+        raise ValueError(f"--judge-model is the llm judge's; with --judge {args.judge} it would be ignored (add --judge llm, or drop it)")
+    if args.judge != "jury" and getattr(args, "juror", None):
+        raise ValueError(f"--juror names a member of a jury; with --judge {args.judge} it would be ignored (add --judge jury, or drop it)")
+    if args.judge == "refusal" and (args.judge_api_base or args.judge_api_key_env):
+        raise ValueError("--judge-api-base and --judge-api-key-env reach a judge model; the refusal judge has none (add --judge llm or jury, or drop them)")
 
 
 def _perf(args: argparse.Namespace) -> int:

@@ -177,6 +177,9 @@ def test_direct_arm_marks_429_and_5xx_for_retry_but_not_400(stub):
         (["--name", "../elsewhere"], "--name '../elsewhere': a run's folder name inside --out"),
         (["--scenarios", "fraud,nosuch"], "unknown scenario nosuch; scenarios: illegal_activity,"),
         (["--judge", "llm"], "--judge llm needs --judge-model"),
+        (["--judge-model", "openai/x"], "--judge-model is the llm judge's; with --judge refusal it would be ignored"),  # it was, silently
+        (["--judge", "llm", "--judge-model", "openai/x", "--juror", "openai/y"], "--juror names a member of a jury; with --judge llm"),
+        (["--judge-api-base", "http://127.0.0.1:9/v1"], "the refusal judge has none"),
         (["--proxy-url", "http://127.0.0.1:9"], "--proxy-url http://127.0.0.1:9: no mmguard proxy answers there (ConnectError"),
         (["--proxy-url", "not-a-url"], "--proxy-url not-a-url: no mmguard proxy answers there"),
         (["--proxy-url", "http://127.0.0.1:9", "--policy", "strict"], "--policy strict: with --proxy-url the external proxy runs its own policy"),
