@@ -131,8 +131,15 @@ def judge_identity(settings: BenchSettings) -> str:
 def judge_detail(settings: BenchSettings) -> str | None:
     """Who judged within the judge's kind, for the report's header: ``model openai/gpt-4o``, ``jurors a, b; rounds 2``."""
     options = _transport_free(settings.judge_options)
-    parts = [f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in sorted(options.items())]
+    parts = [f"{k} {', '.join(map(_named, v)) if isinstance(v, list) else v}" for k, v in sorted(options.items())]
     return "; ".join(parts) or None
+
+
+def _named(juror: Any) -> str:
+    """A juror as the header names it: its model, and its endpoint when it has one (a dict printed as Python did)."""
+    if isinstance(juror, dict):
+        return f"{juror.get('model')} at {juror['api_base']}" if juror.get("api_base") else str(juror.get("model"))
+    return str(juror)
 
 
 def _policy_label(settings: BenchSettings, rows: list[ResultRow]) -> str:

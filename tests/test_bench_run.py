@@ -393,3 +393,11 @@ def test_a_suite_whose_items_belong_to_no_scenario_is_judged(tmp_path) -> None:
     rows = [json.loads(line) for line in (tmp_path / "runs" / summary.run.id / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and {r["scenario"] for r in rows} == {"none"}
     assert all(r["verdict"] is not None for r in rows)
+
+
+def test_the_report_header_names_each_juror_by_model_and_endpoint() -> None:
+    """With a shared endpoint every juror is a dict, and the header printed them as Python dicts."""
+    from bench.run import judge_detail
+
+    options = {"jurors": [{"model": "openai/a", "api_base": "http://127.0.0.1:9/v1", "api_key_env": "K"}, "openai/b"], "rounds": 2}
+    assert judge_detail(BenchSettings(judge="jury", judge_options=options)) == "jurors openai/a at http://127.0.0.1:9/v1, openai/b; rounds 2"
