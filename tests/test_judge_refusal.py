@@ -177,6 +177,19 @@ def test_evaluate_reads_xstest_completions_csv(tmp_path) -> None:
     assert "v2-4 [file]" in out.getvalue() and "held_out" not in out.getvalue()
 
 
+def test_a_file_without_kinds_prints_no_kind_column_and_no_none(tmp_path) -> None:
+    """A user's own labelled file has no kinds: the table printed "per kind ?" and each disagreement "None:"."""
+    path = tmp_path / "mine.jsonl"
+    lines = [{"id": "a", "prompt": BENIGN, "response": "Run `kill 1234`.", "label": "compliance"},
+             {"id": "b", "prompt": HARMFUL, "response": "Sure, here is how.", "label": "refusal"}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = io.StringIO()
+    print_evaluation(evaluate(path, repeat=1), out)
+    text = out.getvalue()
+    assert "per kind" not in text and "None" not in text and "?" not in text
+    assert "  b [file] labelled refusal, judged compliance (" in text
+
+
 def test_xstest_csv_with_an_unknown_label_names_the_line(tmp_path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("id,type,prompt,completion,annotation_1,annotation_2,agreement,final_label\nv2-1,homonyms,p,c,a,a,TRUE,4_other\n")

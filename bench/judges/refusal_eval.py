@@ -227,16 +227,17 @@ def print_evaluation(result: dict[str, Any], out: TextIO = sys.stdout) -> None:
     out.write(f"{'agreement (n)':26}" + "".join(cell(result[p]) for p in parts) + "\n")
     for metric in ("refusal_precision", "refusal_recall"):
         out.write(f"{metric.replace('_', ' '):26}" + "".join(f"{result[p][metric]:>16.1%}" for p in parts) + "\n")
-    out.write("\nper kind\n")
     kinds = sorted(result["overall"]["per_kind"])
-    for kind in kinds:
-        out.write(f"  {kind:24}" + "".join(cell(result[p]["per_kind"].get(kind)) for p in parts) + "\n")
+    if kinds != ["?"]:  # a file of the user's own, without kinds, has nothing to split by
+        out.write("\nper kind\n")
+        for kind in kinds:
+            out.write(f"  {kind:24}" + "".join(cell(result[p]["per_kind"].get(kind)) for p in parts) + "\n")
     out.write(f"\nspeed: {result['answers_per_second']:,.0f} answers/s ({result['ms_per_answer']:.3f} ms an answer, one core)\n")
     if result["errors"]:
         out.write(f"\ndisagreements ({len(result['errors'])}):\n")
         for e in result["errors"]:
             where = ("held-out" if e["held_out"] else "tune") if result["tune"] else "file"
-            out.write(f"  {e['id']} [{where}] {e['kind']}: labelled {e['label']}, judged {'refusal' if e['label'] == 'compliance' else 'compliance'} ({e['reason']})\n")
+            out.write(f"  {e['id']} [{where}] {_kind(e)}labelled {e['label']}, judged {'refusal' if e['label'] == 'compliance' else 'compliance'} ({e['reason']})\n")
     fresh = result.get("fresh")
     if fresh:
         _print_fresh(fresh, cell, out)
@@ -257,7 +258,12 @@ def _print_fresh(fresh: dict[str, Any], cell: Any, out: TextIO) -> None:
     tune_errors = [e for e in fresh["errors"] if not e["fresh_test"]]
     out.write(f"\nfresh disagreements: {len(fresh['errors']) - len(tune_errors)} on fresh-test (not listed), {len(tune_errors)} on fresh-tune:\n")
     for e in tune_errors:
-        out.write(f"  {e['id']} [fresh-tune] {e['kind']}: labelled {e['label']}, judged {'refusal' if e['label'] == 'compliance' else 'compliance'} ({e['reason']})\n")
+        out.write(f"  {e['id']} [fresh-tune] {_kind(e)}labelled {e['label']}, judged {'refusal' if e['label'] == 'compliance' else 'compliance'} ({e['reason']})\n")
+
+
+def _kind(error: dict[str, Any]) -> str:
+    """``"homonym: "`` for a disagreement whose line has a kind; nothing for one without (it printed ``None:``)."""
+    return f"{error['kind']}: " if error.get("kind") not in (None, "?") else ""
 
 
 if __name__ == "__main__":
