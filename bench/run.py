@@ -168,6 +168,16 @@ def _check_reuse(settings: BenchSettings, run_dir: Path) -> None:
         raise ValueError(f"run folder {run_dir} holds the answers of a run with {', '.join(other)}; give another --name, or --fresh to start it over")
 
 
+def _cache_label(rows: list[ResultRow]) -> list[str]:
+    """The caveat for answers taken from the answer cache: their latencies are the run's that asked them, and
+    the reports showed them as this run's without a word (only the terminal's last line counted them)."""
+    answered = [r for r in rows if r.response is not None]
+    cached = sum(r.cached for r in answered)
+    if not cached:
+        return []
+    return [f"cache: {cached} of {len(answered)} answers came from the answer cache, asked by an earlier run; their latencies are that run's (--no-cache asks every one)"]
+
+
 def unanswered_arms(summary: Summary) -> list[str]:
     """Arms with no judged case at all: a run that measured nothing for them, whatever its exit would say."""
     return [a.arm for a in summary.arms if a.asr.n + a.over_refusal.n == 0]
@@ -318,7 +328,7 @@ def run_bench(settings: BenchSettings, out: TextIO = sys.stdout) -> Summary:
         scenarios=sorted({i.scenario for i in items}),
         items=len(items),
         cases=len(all_cases),
-        labels=_labels(settings, scenes, items),
+        labels=_labels(settings, scenes, items) + _cache_label(rows),
         seed=settings.seed,
     )
     summary = summarize(run, rows, expected=len(wanted))

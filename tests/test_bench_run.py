@@ -54,6 +54,9 @@ def test_bench_on_the_simulated_target_reports_the_drop_and_resumes(tmp_path):
     again = io.StringIO()
     run_bench(small(tmp_path, arms=("direct", "safety_prompt_only", "guarded")), again)
     assert "answers: 0 asked" in again.getvalue()  # same settings, same run folder: nothing left to ask
+    other = run_bench(small(tmp_path, name="from-cache", arms=("direct",)), io.StringIO())  # another folder, the same answers
+    assert "cache: 8 of 8 answers came from the answer cache, asked by an earlier run; their latencies are that run's" in other.run.labels[-1]
+    assert not any(label.startswith("cache:") for label in summary.run.labels)
     assert "resuming: 24 of 24 answers are judged already" in again.getvalue() and "resuming" not in out.getvalue()
 
 
