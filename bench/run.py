@@ -160,12 +160,10 @@ def _check_reuse(settings: BenchSettings, run_dir: Path) -> None:
     if settings.fresh or not saved.exists():
         return
     before, now = json.loads(saved.read_text()), json.loads(json.dumps(asdict(settings), default=str))
-    changed = [f"--{k} {before[k]}" for k in RENDERING if k in before and before[k] != now[k]]
-    if changed:
-        raise ValueError(f"run folder {run_dir} holds answers to messages rendered with {', '.join(changed)}; give another --name, or --fresh to start it over")
-    other = [f"--{k} {before[k]}" for k in ITEMS if k in before and before[k] != now[k]]
-    if other:
-        raise ValueError(f"run folder {run_dir} holds the answers of a run with {', '.join(other)}; give another --name, or --fresh to start it over")
+    for keys, holds in ((RENDERING, "answers to messages rendered with"), (ITEMS, "the answers of a run with")):
+        changed = [f"--{k} {before[k]}" for k in keys if k in before and before[k] != now[k]]
+        if changed:
+            raise ValueError(f"run folder {run_dir} holds {holds} {', '.join(changed)}; give another --name, or --fresh to start it over")
 
 
 def _cache_label(rows: list[ResultRow]) -> list[str]:

@@ -137,7 +137,7 @@ def _bench_settings(args: argparse.Namespace) -> "BenchSettings":
     return BenchSettings(
         target=target,
         policy=args.policy,
-        arms=tuple(dict.fromkeys(a.strip() for a in args.arms.split(",") if a.strip())),  # each once, as --attacks
+        arms=tuple(dict.fromkeys(_comma_list(args.arms))),  # each once, as --attacks
         proxy_url=args.proxy_url,
         proxy_model=args.proxy_model,
         proxy_key_env=args.proxy_key_env,

@@ -10,7 +10,7 @@ but keep any extra keys (``name``, ``tool_calls``, ``tool_call_id``, ...).
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Iterator, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictInt, StrictStr, Tag, TypeAdapter, ValidationError
 
@@ -291,15 +291,13 @@ def _images_only_from_users(request: ChatRequest) -> None:
     message would reach a model whose chat template shows it (many served
     by vLLM do) without ever being read.
     """
-    for i, message in enumerate(request.messages):
-        if message.role != "user" and isinstance(message.content, list):
-            for j, part in enumerate(message.content):
-                if isinstance(part, ImagePart):
-                    raise bad_request(
-                        f"Image URLs are only allowed in messages with role 'user'; messages[{i}] has role '{message.role}'.",
-                        code="invalid_image",
-                        param=f"messages[{i}].content[{j}]",
-                    )
+    for i, j, role, part in _parts(request):
+        if role != "user" and isinstance(part, ImagePart):
+            raise bad_request(
+                f"Image URLs are only allowed in messages with role 'user'; messages[{i}] has role '{role}'.",
+                code="invalid_image",
+                param=f"messages[{i}].content[{j}]",
+            )
 
 
 def _refusals_only_from_assistants(request: ChatRequest) -> None:
@@ -308,12 +306,18 @@ def _refusals_only_from_assistants(request: ChatRequest) -> None:
     The guard reads a user's text parts; a user's refusal part was passed on
     unread, harmful words and all, to any model that reads it as text.
     """
+    for i, j, role, part in _parts(request):
+        if role != "assistant" and isinstance(part, OtherPart) and part.type == "refusal":
+            raise bad_request(
+                f"Invalid request: messages[{i}].content[{j}]: a refusal part is allowed only in messages with role 'assistant'; messages[{i}] has role '{role}'.",
+                code="invalid_request",
+                param=f"messages[{i}].content[{j}]",
+            )
+
+
+def _parts(request: ChatRequest) -> Iterator[tuple[int, int, str, ContentPart]]:
+    """Every content part of every message that has a list of them: (message index, part index, role, part)."""
     for i, message in enumerate(request.messages):
-        if message.role != "assistant" and isinstance(message.content, list):
+        if isinstance(message.content, list):
             for j, part in enumerate(message.content):
-                if isinstance(part, OtherPart) and part.type == "refusal":
-                    raise bad_request(
-                        f"Invalid request: messages[{i}].content[{j}]: a refusal part is allowed only in messages with role 'assistant'; messages[{i}] has role '{message.role}'.",
-                        code="invalid_request",
-                        param=f"messages[{i}].content[{j}]",
-                    )
+                yield i, j, message.role, part

@@ -43,9 +43,10 @@ def assemble(suite: str, controls: str | None) -> list[Item]:
     if controls and controls not in ("none", "builtin") and not all(controls.partition(":")[::2]):
         raise ValueError(f"--controls {controls!r}: use builtin, none or <dataset>:<path>, e.g. xstest:./xstest_prompts.csv")
     items = load_items(suite)
-    if controls not in (None, "builtin") and any(not i.harmful for i in items):
+    own_benign = any(not i.harmful for i in items)
+    if controls not in (None, "builtin") and own_benign:
         raise ValueError(f"--controls {controls}: the suite {suite} brings its own benign items, which measure over-refusal; --controls applies only to a suite without any, so drop it")
-    if controls and controls != "none" and not any(not i.harmful for i in items):
+    if controls and controls != "none" and not own_benign:
         try:
             benign = [i for i in load_items(controls) if not i.harmful]
         except ValueError as err:
