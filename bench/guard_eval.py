@@ -142,9 +142,18 @@ The sets (``--set``):
   professional-advice requests; 34 of their 600 lines were dropped by the
   same filter (within 0.85 cosine, plain all-MiniLM-L6-v2, of a line of the
   labelled set, the candidates, the bench's suite, an earlier set or each
-  other). Committed unscored, it judges the heads refitted on the encoder's
-  7-bit weights (R7) by a rule committed before anything scored it
-  (proxy/classifier/HISTORY.md).
+  other). Committed unscored, it judged the heads refitted on the encoder's
+  7-bit weights (R7) by a rule committed before anything scored it; they
+  ship (proxy/classifier/HISTORY.md).
+- ``fresh25``: ``bench/data/guard_fresh25.jsonl`` (545 lines), written on
+  2026-12-08 by two more writers who read no project file, to the brief in
+  ``bench/data/writers_brief.md``, one in the Nordic and Baltic countries,
+  Iceland, Greenland, the Alps and the Western Balkans, the other in the
+  United States and Southern Africa: 177 look-alikes, 34 lines of ordinary
+  text, 73 contrasts, 201 attacks, 60 professional-advice requests; 55 of
+  their 600 lines were dropped by the same filter. Committed unscored, it
+  judges A5 (annotating from 0.05, and the rule ``improvised-explosives``)
+  by a rule committed before anything scored it (proxy/classifier/HISTORY.md).
 
 Sets written apart join the labelled set once newer sets can judge the
 classifier that learns from them. The nine sets before ``fresh9``
