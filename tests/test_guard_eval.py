@@ -36,6 +36,7 @@ def test_the_bundled_sets_load() -> None:
     assert {e.style for e in sets["fresh24"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "safe_context"}
     assert {e.style for e in sets["fresh25"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "history"}
     assert {e.style for e in sets["fresh26"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "fiction"}
+    assert {e.style for e in sets["fresh27"]} >= {"contrast", "figstep", "key_phrase", "professional", "ordinary", "homonym"}
     seen = {e.text.lower() for e in load_examples()}  # the whole labelled set, held-out quarter included
     for name, examples in sets.items():  # no set repeats a line of the labelled set or of another set
         texts = {e.text.lower() for e in examples}
@@ -45,12 +46,12 @@ def test_the_bundled_sets_load() -> None:
 
 def test_sets_are_named_by_their_files_in_the_order_written() -> None:
     names = list(guard_sets())
-    assert names == ["fresh16", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21", "fresh22", "fresh23", "fresh24", "fresh25", "fresh26"]
+    assert names == ["fresh16", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21", "fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "fresh27"]
     assert written_order("fresh10") > written_order("fresh9") > written_order("fresh")
 
 
 def test_an_unknown_set_names_the_sets_there_are() -> None:
-    with pytest.raises(FileNotFoundError, match=r"fresh4: neither a set \(held-out, fresh16, fresh17, fresh18, fresh19, fresh20, fresh21, fresh22, fresh23, fresh24, fresh25, fresh26\) nor a file"):
+    with pytest.raises(FileNotFoundError, match=r"fresh4: neither a set \(held-out, fresh16, fresh17, fresh18, fresh19, fresh20, fresh21, fresh22, fresh23, fresh24, fresh25, fresh26, fresh27\) nor a file"):
         load_set("fresh4")
 
 
