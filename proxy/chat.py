@@ -14,6 +14,7 @@ the decision log once the last byte is out.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, TypeVar
 
 from fastapi import Request
@@ -88,13 +89,17 @@ def _name_the_route(raw: Any, runtime: Runtime, key: bytes | None, exchange: Exc
 
 
 def decision_headers(outcome: GuardOutcome, request_id: str, timing: Timing) -> dict[str, str]:
+    """What the guard did and what the proxy's own time was, on an answer or a refusal."""
+    return guard_headers(outcome, request_id) | {"x-mmguard-overhead-ms": f"{timing.overhead_ms():.3f}"}
+
+
+def guard_headers(outcome: GuardOutcome, request_id: str) -> dict[str, str]:
     """What the guard did, for the client and for log pipelines; ids and numbers only, never content."""
     headers = {
         "x-request-id": request_id,
         "x-mmguard-decision": outcome.decision,
         "x-mmguard-policy": outcome.policy,
         "x-mmguard-defenses": ",".join(outcome.defenses) or "none",
-        "x-mmguard-overhead-ms": f"{timing.overhead_ms():.3f}",
     }
     if outcome.finding is not None:
         headers["x-mmguard-scenario"] = outcome.finding.scenario or "none"
@@ -148,10 +153,17 @@ async def chat_completions(request: Request) -> Any:
     except ClientDisconnect:
         raise
     except Exception as exc:
-        raise map_upstream_error(exc, runtime.secrets) from None
+        raise _decided(map_upstream_error(exc, runtime.secrets), outcome, exchange) from None
     finally:
         timing.end_upstream()
     return await _answer(chat, body, outcome, exchange, check)
+
+
+def _decided(error: ProxyError, outcome: GuardOutcome, exchange: Exchange) -> ProxyError:
+    """The upstream's error, with the headers that say what the guard did before the call (the upstream's own,
+    such as ``retry-after``, kept): a 429 or a 504 answered a request the guard had already let through or annotated.
+    No overhead header: the proxy's overhead is measured, and its metric observed, on answered requests only."""
+    return replace(error, headers=guard_headers(outcome, exchange.request_id) | error.headers)
 
 
 async def _answer(chat: ChatRequest, body: dict[str, Any], outcome: GuardOutcome, exchange: Exchange, check: OutputCheck) -> Any:
@@ -218,7 +230,7 @@ async def _stream(upstream: Upstream, call: UpstreamCall, outcome: GuardOutcome,
         raise
     except Exception as exc:
         timing.end_upstream()
-        raise map_upstream_error(exc, runtime.secrets) from None
+        raise _decided(map_upstream_error(exc, runtime.secrets), outcome, exchange) from None
 
     answer = AnswerStream(_chain(first, chunks), check, exchange)
     relayed = answer.relay()

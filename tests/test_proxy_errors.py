@@ -182,6 +182,17 @@ def test_upstream_429_is_429_with_retry_after(proxy_url):
     assert error["message"] == "Upstream rate limit: stub failure 429"  # the upstream's words, without litellm's class names
 
 
+@pytest.mark.parametrize("model, stream, status", [("fail-429", False, 429), ("fail-500", False, 502), ("slow", True, 504)])
+def test_an_upstream_error_says_what_the_guard_decided(proxy_url, model, stream, status):
+    """Only answers carried the decision headers; an error after the guard had let a request through said nothing of it."""
+    response = post(proxy_url, json={"model": model, "messages": MSG, "stream": stream})
+    assert_openai_error(response, status)
+    assert response.headers["x-mmguard-decision"] == "allow" and response.headers["x-mmguard-policy"] == "default"
+    assert response.headers["x-request-id"] and response.headers["x-mmguard-defenses"]
+    assert "x-mmguard-score" not in response.headers  # nothing was found, as on an answer
+    assert "x-mmguard-overhead-ms" not in response.headers  # measured on answered requests only, as its metric is
+
+
 def test_upstream_429_reaches_the_sdk_as_rate_limit(client):
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="fail-429", messages=MSG)
