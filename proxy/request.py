@@ -10,6 +10,7 @@ but keep any extra keys (``name``, ``tool_calls``, ``tool_call_id``, ...).
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any, Iterator, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictInt, StrictStr, Tag, TypeAdapter, ValidationError
@@ -251,6 +252,8 @@ def decode_body(body: bytes) -> Any:
     except RecursionError:
         raise _too_deep() from None
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError among them
+        if "integer string conversion" in str(err):  # Python's own words end in advice for Python programmers
+            raise bad_request(f"Request body has an integer of more than {sys.get_int_max_str_digits():,} digits, more than any parameter takes.", code="invalid_json") from None
         raise bad_request(f"Request body is not valid JSON: {err}", code="invalid_json") from None
     if (b"\\ud" in body or b"\\uD" in body) and _lone_surrogate(value):  # only an escape can make one
         raise bad_request("Request body is not valid JSON text: it escapes half of a UTF-16 surrogate pair (\\ud800 to \\udfff) alone.", code="invalid_json")
