@@ -218,6 +218,15 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON number")
 
 
+def _json_int(digits: str) -> int:
+    """An integer as JSON writes it; past Python's digit limit a 400 in the API's words, not Python's ValueError,
+    whose message ends in advice for Python programmers (``sys.set_int_max_str_digits()``)."""
+    try:
+        return int(digits)
+    except ValueError:
+        raise bad_request(f"Request body has an integer of more than {sys.get_int_max_str_digits():,} digits, more than any parameter takes.", code="invalid_json") from None
+
+
 def _lone_surrogate(value: Any) -> bool:
     """Whether a string in ``value`` holds half of a UTF-16 pair (``"\\ud800"`` alone): text no UTF-8 can carry."""
     stack = [value]
@@ -241,19 +250,17 @@ def decode_body(body: bytes) -> Any:
 
     Besides malformed JSON: NaN and Infinity, which Python reads and JSON
     does not (they went upstream as they came); an integer of more than
-    4,300 digits, which Python refuses to convert (a 500, until its
-    ValueError was caught here); and an escaped lone surrogate, valid JSON
+    4,300 digits, which Python refuses to convert (a 500, until
+    ``_json_int`` caught its ValueError); and an escaped lone surrogate, valid JSON
     whose text is not valid Unicode: the guard failed on it, so the default
     policy refused it as a guard error, and a fail-open policy passed it to a
     transport that could not encode it (a 502).
     """
     try:
-        value = json.loads(body, parse_constant=_not_json)
+        value = json.loads(body, parse_constant=_not_json, parse_int=_json_int)
     except RecursionError:
         raise _too_deep() from None
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError among them
-        if "integer string conversion" in str(err):  # Python's own words end in advice for Python programmers
-            raise bad_request(f"Request body has an integer of more than {sys.get_int_max_str_digits():,} digits, more than any parameter takes.", code="invalid_json") from None
         raise bad_request(f"Request body is not valid JSON: {err}", code="invalid_json") from None
     if (b"\\ud" in body or b"\\uD" in body) and _lone_surrogate(value):  # only an escape can make one
         raise bad_request("Request body is not valid JSON text: it escapes half of a UTF-16 surrogate pair (\\ud800 to \\udfff) alone.", code="invalid_json")
