@@ -10,6 +10,7 @@ but keep any extra keys (``name``, ``tool_calls``, ``tool_call_id``, ...).
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Annotated, Any, Iterator, Literal, Union
 
@@ -227,6 +228,15 @@ def _json_int(digits: str) -> int:
         raise bad_request(f"Request body has an integer of more than {sys.get_int_max_str_digits():,} digits, more than any parameter takes.", code="invalid_json") from None
 
 
+def _json_float(text: str) -> float:
+    """A number with a fraction or exponent; one past float's range (``1e999``) read as infinity and went upstream
+    as ``Infinity``, which is not JSON, as ``_not_json``'s constants did."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text[:40]}{'...' if len(text) > 40 else ''} is out of range for a JSON number")
+    return value
+
+
 def _lone_surrogate(value: Any) -> bool:
     """Whether a string in ``value`` holds half of a UTF-16 pair (``"\\ud800"`` alone): text no UTF-8 can carry."""
     stack = [value]
@@ -249,7 +259,8 @@ def decode_body(body: bytes) -> Any:
     """Bytes from the wire to JSON, or a 400 ``invalid_json``.
 
     Besides malformed JSON: NaN and Infinity, which Python reads and JSON
-    does not (they went upstream as they came); an integer of more than
+    does not (they went upstream as they came), and a number past float's
+    range (``1e999``), which Python reads as infinity; an integer of more than
     4,300 digits, which Python refuses to convert (a 500, until
     ``_json_int`` caught its ValueError); and an escaped lone surrogate, valid JSON
     whose text is not valid Unicode: the guard failed on it, so the default
@@ -257,7 +268,7 @@ def decode_body(body: bytes) -> Any:
     transport that could not encode it (a 502).
     """
     try:
-        value = json.loads(body, parse_constant=_not_json, parse_int=_json_int)
+        value = json.loads(body, parse_constant=_not_json, parse_int=_json_int, parse_float=_json_float)
     except RecursionError:
         raise _too_deep() from None
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError among them

@@ -44,9 +44,10 @@ def test_json_nested_past_the_limit_is_400_not_a_500(proxy_url, depth):
         (b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}], "max_tokens": ' + b"1" * 4400 + b"}", "digits"),
         (b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}', "NaN is not a JSON number"),
         (b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}], "seed": -Infinity}', "-Infinity is not a JSON number"),
+        (b'{"model": "echo", "messages": [{"role": "user", "content": "hi"}], "metadata": {"a": 1e999}}', "1e999 is out of range"),
         (b'{"model": "echo", "messages": [{"role": "user", "content": "hi \\ud800 there"}]}', "surrogate"),
     ],
-    ids=["integer-of-4400-digits", "nan", "infinity", "lone-surrogate"],
+    ids=["integer-of-4400-digits", "nan", "infinity", "float-overflow", "lone-surrogate"],
 )
 def test_json_python_reads_but_json_does_not_allow_is_400(proxy_url, stub, body, says):
     """Each was a 500 (the long integer), a guard error the default policy refused (the surrogate, a 502 under a
